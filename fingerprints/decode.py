@@ -1,0 +1,135 @@
+"""Decode stage: container bytes in, mono PCM at a chosen rate out.
+
+FFmpeg (through PyAV, in process) reads every common container (WAV, FLAC,
+Ogg Vorbis/Opus, MP3, AAC) and resamples with swresample, the same path
+`fpcalc` takes, so decoding costs about what Chromaprint's own tool pays.
+Limits are checked while decoding: a 10-hour file is refused after its
+first `max_seconds`, not after it has been expanded in memory.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from fingerprints.errors import AudioLimitExceeded, InvalidAudio
+
+MAX_CHANNELS = 32
+MIN_SAMPLE_RATE = 4_000
+MAX_SAMPLE_RATE = 384_000
+SILENCE_PEAK = 10 ** (-60 / 20)
+"""Peak amplitude below -60 dBFS is treated as silence."""
+
+_TRUNCATION_TOLERANCE_S = 0.5
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 PCM in [-1, 1] at `sample_rate`."""
+
+    samples: np.ndarray
+    sample_rate: int
+    source_channels: int
+    source_sample_rate: int
+    codec: str
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def decode(data: bytes, *, sample_rate: int, max_seconds: float) -> Audio:
+    """Decode `data` to mono at `sample_rate`, refusing anything unusable.
+
+    Raises InvalidAudio for bytes that are not decodable audio, and
+    AudioLimitExceeded for audio longer than `max_seconds`.
+    """
+    if not data:
+        raise InvalidAudio("the audio is empty (0 bytes)")
+    try:
+        container = av.open(io.BytesIO(data), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise InvalidAudio(
+            "not a recognised audio file; send WAV, FLAC, Ogg (Vorbis/Opus) or MP3"
+        ) from exc
+    with container:
+        if not container.streams.audio:
+            raise InvalidAudio("the file contains no audio stream")
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        _check_format(ctx.channels, ctx.sample_rate, ctx.name)
+        declared = _declared_seconds(container, stream)
+        samples = _decode_stream(container, stream, sample_rate, max_seconds)
+        codec = ctx.name
+        channels, source_rate = ctx.channels, ctx.sample_rate
+    if samples.size == 0:
+        raise InvalidAudio("the file decodes to no audio samples")
+    if not np.isfinite(samples).all():
+        raise InvalidAudio("the audio contains non-finite (NaN or infinite) samples")
+    decoded = samples.size / sample_rate
+    if declared is not None and decoded + _TRUNCATION_TOLERANCE_S < declared * 0.98:
+        raise InvalidAudio(
+            f"the file is truncated: its header declares {declared:.1f} s "
+            f"but only {decoded:.1f} s can be decoded"
+        )
+    return Audio(samples, sample_rate, channels, source_rate, codec)
+
+
+def is_silent(audio: Audio) -> bool:
+    return float(np.max(np.abs(audio.samples))) < SILENCE_PEAK
+
+
+def _check_format(channels: int, rate: int, codec: str) -> None:
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise InvalidAudio(
+            f"unsupported channel count {channels}; 1 to {MAX_CHANNELS} channels are accepted"
+        )
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise InvalidAudio(
+            f"unsupported sample rate {rate} Hz; {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz are accepted"
+        )
+    if codec is None:
+        raise InvalidAudio("the audio codec is not supported")
+
+
+def _declared_seconds(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return None
+
+
+def _decode_stream(
+    container: av.container.InputContainer,
+    stream: av.AudioStream,
+    sample_rate: int,
+    max_seconds: float,
+) -> np.ndarray:
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate, frame_size=65536)
+    limit = int(max_seconds * sample_rate)
+    chunks: list[np.ndarray] = []
+    total = 0
+    try:
+        for frame in container.decode(stream):
+            frame.pts = None
+            for out in resampler.resample(frame):
+                total += out.samples
+                chunks.append(out.to_ndarray()[0])
+            if total > limit:
+                raise AudioLimitExceeded(
+                    f"the audio is longer than the {max_seconds:.0f} s limit; send a shorter track"
+                )
+        for out in resampler.resample(None):
+            total += out.samples
+            chunks.append(out.to_ndarray()[0])
+    except av.error.FFmpegError as exc:
+        raise InvalidAudio(f"the audio stream is corrupt and cannot be decoded ({exc.strerror})") from exc
+    if total > limit:
+        raise AudioLimitExceeded(
+            f"the audio is longer than the {max_seconds:.0f} s limit; send a shorter track"
+        )
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32, copy=False)

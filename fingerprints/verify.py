@@ -1,0 +1,165 @@
+"""Verify stage: align a candidate exactly, keep only the stretch that matches, score it.
+
+A candidate alignment is accepted only where the per-frame bit-error rate
+(BER) between query and reference stays low for long enough. The score is
+1 minus the estimated probability that unrelated music reaches a BER this
+low over a stretch this long at any of the alignments examined (see
+NullModel); a match is reported when that probability is below
+MAX_FALSE_MATCH.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from fingerprints.chromaprint import CODE_SPAN_S, FRAME_HOP_S
+from fingerprints.index import Candidate
+
+MATCH_FRAME_BER = 0.25
+"""A frame belongs to a matching stretch when its smoothed BER is below this.
+
+Everyday processing leaves 0.02-0.09; unrelated music sits near 0.49."""
+SMOOTHING_FRAMES = 9
+MAX_GAP_FRAMES = 16
+"""Stretches closer than ~2 s are one match (a dropout or a fill does not split it)."""
+MIN_SPAN_FRAMES = 16
+MAX_FALSE_MATCH = 1e-4
+
+
+@dataclass(frozen=True)
+class NullModel:
+    """BER of unrelated music over n informative frames ~ Normal(mean, sd_24 * (n / 24) ** -decay).
+
+    The spread shrinks far slower than 1/sqrt(n) because chroma of music in
+    the same key and tempo is correlated over seconds; the parameters are
+    fitted to the 0.1% quantiles of unrelated pairs by
+    scripts/bench/calibrate_chromaprint.py (figures in docs/benchmarks.md).
+    """
+
+    mean: float = 0.492
+    sd_24: float = 0.0817
+    decay: float = 0.198
+
+    def false_match_probability(self, ber: float, frames: int, trials: int) -> float:
+        sd = self.sd_24 * (frames / 24) ** -self.decay
+        z = (ber - self.mean) / sd
+        tail = 0.5 * math.erfc(-z / math.sqrt(2))
+        return min(1.0, tail * max(1, trials))
+
+
+NULL_MODEL = NullModel()
+
+
+@dataclass(frozen=True)
+class AudioMatch:
+    """A stretch of the query that reproduces a stretch of one reference."""
+
+    work_number: int
+    query_start: float
+    query_end: float
+    reference_start: float
+    reference_end: float
+    bit_error_rate: float
+    false_match_probability: float
+
+    @property
+    def score(self) -> float:
+        return 1.0 - self.false_match_probability
+
+
+def frame_errors(query: np.ndarray, reference: np.ndarray, offset: int) -> tuple[int, np.ndarray]:
+    """Per-frame bit-error fraction of query[i] against reference[i + offset], over their overlap."""
+    lo = max(0, -offset)
+    hi = min(len(query), len(reference) - offset)
+    if hi <= lo:
+        return lo, np.zeros(0)
+    diff = np.bitwise_xor(query[lo:hi], reference[lo + offset:hi + offset])
+    return lo, np.bitwise_count(diff).astype(np.float64) / 32.0
+
+
+def informative(codes: np.ndarray) -> np.ndarray:
+    """Frames whose code differs from the previous one; a held code says nothing about identity."""
+    mask = np.ones(len(codes), dtype=bool)
+    mask[1:] = codes[1:] != codes[:-1]
+    return mask
+
+
+def verify(
+    query: np.ndarray,
+    references: dict[int, np.ndarray],
+    candidates: list[Candidate],
+    null: NullModel = NULL_MODEL,
+) -> list[AudioMatch]:
+    """Every matching stretch behind `candidates`, strongest first, one per stretch of the query."""
+    trials = max(1, len(candidates))
+    query_informative = informative(query)
+    found: list[AudioMatch] = []
+    for candidate in candidates:
+        reference = references.get(candidate.work_number)
+        if reference is None:
+            continue
+        lo, errors = frame_errors(query, reference, candidate.offset)
+        if not len(errors):
+            continue
+        mask = query_informative[lo:lo + len(errors)] & informative(reference)[lo + candidate.offset:lo + candidate.offset + len(errors)]
+        for start, end in _stretches(errors, mask):
+            used = mask[start:end]
+            frames = int(used.sum())
+            if frames < MIN_SPAN_FRAMES:
+                continue
+            ber = float(errors[start:end][used].mean())
+            p = null.false_match_probability(ber, frames, trials)
+            if p > MAX_FALSE_MATCH:
+                continue
+            q0, q1 = lo + start, lo + end
+            found.append(AudioMatch(
+                work_number=candidate.work_number,
+                query_start=q0 * FRAME_HOP_S,
+                query_end=(q1 - 1) * FRAME_HOP_S + CODE_SPAN_S,
+                reference_start=(q0 + candidate.offset) * FRAME_HOP_S,
+                reference_end=(q1 - 1 + candidate.offset) * FRAME_HOP_S + CODE_SPAN_S,
+                bit_error_rate=ber,
+                false_match_probability=p,
+            ))
+    return _strongest_per_stretch(found)
+
+
+def _stretches(errors: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of low smoothed BER over informative frames, joined across short gaps."""
+    weights = mask.astype(np.float64)
+    kernel = np.ones(SMOOTHING_FRAMES)
+    summed = np.convolve(errors * weights, kernel, mode="same")
+    counted = np.convolve(weights, kernel, mode="same")
+    smoothed = np.divide(summed, counted, out=np.ones_like(summed), where=counted > 0)
+    low = (smoothed < MATCH_FRAME_BER) & mask
+    runs: list[tuple[int, int]] = []
+    idx = np.flatnonzero(low)
+    if not len(idx):
+        return runs
+    start = prev = int(idx[0])
+    for i in idx[1:].tolist():
+        if i - prev > MAX_GAP_FRAMES:
+            runs.append((start, prev + 1))
+            start = i
+        prev = i
+    runs.append((start, prev + 1))
+    return runs
+
+
+def _strongest_per_stretch(matches: list[AudioMatch]) -> list[AudioMatch]:
+    """Drop a match whose query stretch is mostly covered by a stronger match of the same work."""
+    ordered = sorted(matches, key=lambda m: (m.false_match_probability, m.bit_error_rate, -(m.query_end - m.query_start)))
+    kept: list[AudioMatch] = []
+    for match in ordered:
+        length = match.query_end - match.query_start
+        if any(
+            k.work_number == match.work_number
+            and min(k.query_end, match.query_end) - max(k.query_start, match.query_start) > 0.5 * length
+            for k in kept
+        ):
+            continue
+        kept.append(match)
+    return kept

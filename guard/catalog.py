@@ -1,0 +1,235 @@
+"""The catalog of known works: rows in storage, and the audio matcher derived from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+import fingerprints
+from guard import validation
+from guard.config import Limits
+from guard.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from guard.storage.models import WorkFingerprintRow, WorkRow
+
+log = structlog.get_logger("guard.catalog")
+
+ACTIVE = "active"
+RETIRED = "retired"
+_INDEX_FILE = "audio.faiss"
+_INDEX_META = "audio.json"
+
+
+@dataclass(frozen=True)
+class WorkDetails:
+    work_id: str
+    title: str
+    rights_holder: str
+    isrc: str = ""
+    iswc: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def validated(self, limits: Limits) -> "WorkDetails":
+        validation.identifier("work_id", self.work_id)
+        validation.text("title", self.title, max_chars=512, required=True)
+        validation.text("rights_holder", self.rights_holder, max_chars=512, required=True)
+        validation.pattern("isrc", self.isrc, validation.ISRC, "CC-XXX-YY-NNNNN")
+        validation.pattern("iswc", self.iswc, validation.ISWC, "T-123.456.789-0")
+        validation.metadata(self.metadata, max_chars=limits.max_metadata_chars)
+        return self
+
+
+@dataclass(frozen=True)
+class WorkLabel:
+    """What a match needs to say about its work."""
+
+    work_id: str
+    title: str
+    rights_holder: str
+
+
+def decode_audible(data: bytes, limits: Limits) -> fingerprints.Audio:
+    """Decode for fingerprinting, refusing silence (it would match every other silence)."""
+    audio = fingerprints.decode(data, sample_rate=fingerprints.SAMPLE_RATE, max_seconds=limits.max_audio_seconds)
+    if fingerprints.is_silent(audio):
+        raise InvalidArgument("the audio is silent (peak below -60 dBFS); there is nothing to fingerprint")
+    return audio
+
+
+class Catalog:
+    """Registers and retires works; keeps the matcher and its persisted index in step with storage."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        index_dir: Path,
+        clock: Callable[[], dt.datetime],
+        limits: Limits,
+    ) -> None:
+        self._engine = engine
+        self._index_dir = index_dir
+        self._clock = clock
+        self._limits = limits
+        self._lock = threading.RLock()
+        self._labels: dict[int, WorkLabel] = {}
+        self._dirty = threading.Event()
+        self.matcher = self._load_or_rebuild()
+
+    def register(self, details: WorkDetails, recording: bytes) -> tuple[WorkRow, bool]:
+        """Store the work and its fingerprint in one transaction, then index it. Idempotent on work_id."""
+        details.validated(self._limits)
+        sha = hashlib.sha256(recording).hexdigest()
+        existing = self._find(details.work_id)
+        if existing is not None:
+            return self._same_registration(existing, sha), False
+        audio = decode_audible(recording, self._limits)
+        printed = fingerprints.fingerprint(audio)
+        row = WorkRow(
+            work_id=details.work_id,
+            title=details.title,
+            rights_holder=details.rights_holder,
+            isrc=details.isrc,
+            iswc=details.iswc,
+            extra=dict(details.metadata),
+            recording_sha256=sha,
+            recording_seconds=round(audio.duration, 3),
+            state=ACTIVE,
+            registered_at=self._clock(),
+        )
+        try:
+            with Session(self._engine, expire_on_commit=False) as session:
+                session.add(row)
+                session.flush()
+                session.add(WorkFingerprintRow(work_number=row.number, codes=printed.to_bytes()))
+                session.commit()
+        except IntegrityError:
+            existing = self._find(details.work_id)
+            if existing is None:
+                raise
+            return self._same_registration(existing, sha), False
+        with self._lock:
+            self._labels[row.number] = _label(row)
+            self.matcher.add(row.number, printed.codes)
+            if self.matcher.index.outgrown:
+                self.matcher = self.matcher.rebuilt()
+            self._dirty.set()
+        log.info("work_registered", work_id=row.work_id, seconds=row.recording_seconds)
+        return row, True
+
+    def get(self, work_id: str) -> WorkRow:
+        row = self._find(work_id)
+        if row is None:
+            raise NotFound(f"no work with work_id '{work_id}'")
+        return row
+
+    def list(self, *, after: int, limit: int, include_retired: bool) -> list[WorkRow]:
+        with Session(self._engine) as session:
+            query = select(WorkRow).where(col(WorkRow.number) > after)
+            if not include_retired:
+                query = query.where(WorkRow.state == ACTIVE)
+            return list(session.exec(query.order_by(col(WorkRow.number)).limit(limit)))
+
+    def retire(self, work_id: str, reason: str) -> WorkRow:
+        validation.text("reason", reason, max_chars=1024)
+        with Session(self._engine, expire_on_commit=False) as session:
+            row = session.exec(select(WorkRow).where(WorkRow.work_id == work_id)).first()
+            if row is None:
+                raise NotFound(f"no work with work_id '{work_id}'")
+            if row.state == RETIRED:
+                return row
+            row.state = RETIRED
+            row.retired_at = self._clock()
+            row.retired_reason = reason
+            session.add(row)
+            session.commit()
+        with self._lock:
+            self.matcher.remove(row.number)
+            self._labels.pop(row.number, None)
+            self._dirty.set()
+        log.info("work_retired", work_id=work_id)
+        return row
+
+    def match(self, codes: np.ndarray) -> list[tuple[fingerprints.AudioMatch, WorkLabel]]:
+        with self._lock:
+            found = self.matcher.match(codes)
+            return [(m, self._labels[m.work_number]) for m in found if m.work_number in self._labels]
+
+    def persist(self) -> bool:
+        """Write the index if it changed since the last write; the database stays the source of truth."""
+        if not self._dirty.is_set():
+            return False
+        with self._lock:
+            self._dirty.clear()
+            self._index_dir.mkdir(parents=True, exist_ok=True)
+            meta = self._index_dir / _INDEX_META
+            meta.unlink(missing_ok=True)
+            self.matcher.index.save(self._index_dir / _INDEX_FILE)
+            digest = _catalog_digest(self._active_recordings())
+            tmp = meta.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"catalog_digest": digest}))
+            tmp.replace(meta)
+        return True
+
+    def _same_registration(self, existing: WorkRow, sha: str) -> WorkRow:
+        if existing.state == RETIRED:
+            raise FailedPrecondition(f"work_id '{existing.work_id}' was retired; identifiers are never reused")
+        if existing.recording_sha256 != sha:
+            raise AlreadyExists(
+                f"work_id '{existing.work_id}' is registered with a different recording; "
+                "retire it and register the new recording under a new work_id"
+            )
+        return existing
+
+    def _find(self, work_id: str) -> WorkRow | None:
+        with Session(self._engine) as session:
+            return session.exec(select(WorkRow).where(WorkRow.work_id == work_id)).first()
+
+    def _active_recordings(self) -> list[tuple[int, str]]:
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(WorkRow.number, WorkRow.recording_sha256).where(WorkRow.state == ACTIVE)
+            ).all()
+        return sorted((int(n), s) for n, s in rows)
+
+    def _load_or_rebuild(self) -> fingerprints.AudioMatcher:
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(WorkRow, WorkFingerprintRow)
+                .join(WorkFingerprintRow, WorkFingerprintRow.work_number == WorkRow.number)
+                .where(WorkRow.state == ACTIVE)
+            ).all()
+        references = {w.number: fingerprints.AudioFingerprint.from_bytes(f.codes).codes for w, f in rows}
+        self._labels = {w.number: _label(w) for w, _ in rows}
+        digest = _catalog_digest(sorted((w.number, w.recording_sha256) for w, _ in rows))
+        meta = self._index_dir / _INDEX_META
+        index_file = self._index_dir / _INDEX_FILE
+        if meta.exists() and index_file.exists():
+            try:
+                if json.loads(meta.read_text()).get("catalog_digest") == digest:
+                    log.info("index_loaded", works=len(references))
+                    return fingerprints.AudioMatcher(fingerprints.AudioIndex.load(index_file), references)
+            except (ValueError, RuntimeError) as exc:
+                log.warning("index_unreadable", error=str(exc))
+        log.info("index_rebuilt", works=len(references))
+        matcher = fingerprints.AudioMatcher.build(references.items())
+        self.matcher = matcher
+        self._dirty.set()
+        return matcher
+
+
+def _label(row: WorkRow) -> WorkLabel:
+    return WorkLabel(row.work_id, row.title, row.rights_holder)
+
+
+def _catalog_digest(recordings: list[tuple[int, str]]) -> str:
+    return hashlib.sha256(json.dumps(recordings).encode()).hexdigest()

@@ -1,0 +1,255 @@
+"""The `guard` command line: the server, and the client commands of catalog admins and pipeline engineers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from google.protobuf.json_format import MessageToDict, MessageToJson
+from tqdm import tqdm
+
+from guard.config import MIB, Limits, Settings, default_data_dir
+
+_CHUNK = MIB
+_RESERVED = {"work_id", "title", "rights_holder", "audio", "isrc", "iswc"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    return int(args.run(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=default_data_dir(),
+                        help="data directory (default: %(default)s)")
+    client = argparse.ArgumentParser(add_help=False, parents=[common])
+    client.add_argument("--server", help="HOST:PORT (default: the address `guard serve` wrote in the data directory)")
+    client.add_argument("--ca", type=Path, help="CA certificate to trust (default: DATA_DIR/tls/ca.pem)")
+    client.add_argument("--credential", type=Path, help="file holding the bearer credential "
+                        "(default: DATA_DIR/credentials/ROLE.token)")
+
+    parser = argparse.ArgumentParser(prog="guard", description=__doc__)
+    commands = parser.add_subparsers(title="commands")
+
+    serve = commands.add_parser("serve", parents=[common], help="run the gRPC service")
+    serve.add_argument("--listen", default="127.0.0.1:50051", help="HOST:PORT to listen on (default: %(default)s)")
+    serve.add_argument("--database-url", help="SQLAlchemy URL, e.g. postgresql://user@host/db "
+                       "(default: SQLite in the data directory; env GUARD_DATABASE_URL)")
+    serve.add_argument("--metrics-listen", default="127.0.0.1:9464",
+                       help="HOST:PORT for the Prometheus endpoint, or 'off' (default: %(default)s)")
+    serve.add_argument("--max-request-mib", type=int, default=32, help="largest unary request (default: %(default)s)")
+    serve.add_argument("--max-audio-seconds", type=float, default=900.0,
+                       help="longest accepted audio (default: %(default)s)")
+    serve.add_argument("--workers", type=int, default=8, help="concurrent RPCs (default: %(default)s)")
+    serve.add_argument("--demo-catalog", action="store_true", help="register the synthetic demo works first")
+    serve.set_defaults(run=_serve)
+
+    catalog = commands.add_parser("catalog", help="catalog admin commands").add_subparsers(title="catalog commands")
+    imp = catalog.add_parser("import", parents=[client], help="register works from a JSON-lines manifest")
+    imp.add_argument("manifest", type=Path)
+    imp.set_defaults(run=_catalog_import)
+    lst = catalog.add_parser("list", parents=[client], help="list registered works")
+    lst.add_argument("--include-retired", action="store_true")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(run=_catalog_list)
+
+    screen = commands.add_parser("screen", parents=[client], help="screen an audio file")
+    screen.add_argument("file", type=Path)
+    screen.add_argument("--json", action="store_true", help="print the whole response (protobuf JSON mapping)")
+    screen.add_argument("--prompt", default="")
+    screen.add_argument("--model-id", default="")
+    screen.add_argument("--model-version", default="")
+    screen.add_argument("--consent-reference", default="")
+    screen.add_argument("--pipeline-id", default="guard-cli")
+    screen.add_argument("--idempotency-key", default="")
+    screen.set_defaults(run=_screen)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    from guard import server
+    from guard.observability import configure_logging
+
+    configure_logging()
+    settings = Settings(
+        data_dir=args.data_dir,
+        listen=args.listen,
+        database_url=args.database_url or os.environ.get("GUARD_DATABASE_URL"),
+        metrics_listen=None if args.metrics_listen == "off" else args.metrics_listen,
+        workers=args.workers,
+        limits=Limits(max_request_bytes=args.max_request_mib * MIB, max_audio_seconds=args.max_audio_seconds),
+    )
+    running = server.start(settings)
+    if args.demo_catalog:
+        from guard.demo import install_demo
+
+        queries = install_demo(running.catalog, settings.data_dir / "demo")
+        guard_bin = Path(sys.argv[0]).resolve()
+        print(f"\nguard is serving on {settings.listen} (TLS) with a demo catalog of 3 works.", file=sys.stderr)
+        print("In another terminal, screen a file against it:", file=sys.stderr)
+        for path in queries:
+            print(f"  {guard_bin} screen --data-dir {settings.data_dir} {path}", file=sys.stderr)
+        print(file=sys.stderr)
+    server.serve_forever(running, settings.shutdown_grace_seconds)
+    return 0
+
+
+def _connect(args: argparse.Namespace, role: str):
+    from guard.client import connect
+
+    return connect(args.data_dir, role, server=args.server, ca_file=args.ca, token_file=args.credential)
+
+
+@dataclass
+class _ImportFailure:
+    line: int
+    work_id: str
+    reason: str
+
+
+def _catalog_import(args: argparse.Namespace) -> int:
+    from guard.v1 import catalog_pb2, catalog_pb2_grpc
+
+    try:
+        lines = args.manifest.read_text().splitlines()
+    except OSError as exc:
+        print(f"guard: cannot read {args.manifest}: {exc.strerror}", file=sys.stderr)
+        return 2
+    base = args.manifest.parent
+    conn = _connect(args, "catalog")
+    stub = catalog_pb2_grpc.CatalogServiceStub(conn.channel)
+    created = present = 0
+    failures: list[_ImportFailure] = []
+    entries = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    for number, line in tqdm(entries, desc="importing", unit="work", file=sys.stderr):
+        try:
+            entry = json.loads(line)
+            if not isinstance(entry, dict):
+                raise ValueError("each line must be a JSON object")
+            missing = [k for k in ("work_id", "title", "rights_holder", "audio") if not entry.get(k)]
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)}")
+            details = catalog_pb2.WorkDetails(
+                work_id=str(entry["work_id"]), title=str(entry["title"]), rights_holder=str(entry["rights_holder"]),
+                isrc=str(entry.get("isrc", "")), iswc=str(entry.get("iswc", "")),
+                metadata={k: v if isinstance(v, str) else json.dumps(v) for k, v in entry.items() if k not in _RESERVED},
+            )
+            audio_path = base / str(entry["audio"])
+            response = stub.RegisterWork(_upload(details, audio_path), metadata=conn.metadata)
+            created += response.created
+            present += not response.created
+        except (ValueError, OSError) as exc:
+            failures.append(_ImportFailure(number, _work_id(line), str(exc)))
+        except grpc.RpcError as exc:
+            failures.append(_ImportFailure(number, _work_id(line), f"{exc.code().name}: {exc.details()}"))
+    conn.close()
+    print(f"imported {created + present} of {len(entries)} works "
+          f"({created} new, {present} already registered), {len(failures)} failed")
+    for failure in failures:
+        print(f"  line {failure.line} ({failure.work_id or 'no work_id'}): {failure.reason}")
+    return 1 if failures else 0
+
+
+def _work_id(line: str) -> str:
+    try:
+        return str(json.loads(line).get("work_id", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _upload(details, path: Path) -> Iterator:
+    from guard.v1 import catalog_pb2
+
+    with path.open("rb") as handle:
+        yield catalog_pb2.RegisterWorkRequest(work=details, recording_chunk=handle.read(_CHUNK))
+        while chunk := handle.read(_CHUNK):
+            yield catalog_pb2.RegisterWorkRequest(recording_chunk=chunk)
+
+
+def _catalog_list(args: argparse.Namespace) -> int:
+    from guard.v1 import catalog_pb2, catalog_pb2_grpc
+
+    conn = _connect(args, "catalog")
+    stub = catalog_pb2_grpc.CatalogServiceStub(conn.channel)
+    works, token = [], ""
+    while True:
+        page = stub.ListWorks(
+            catalog_pb2.ListWorksRequest(page_size=500, page_token=token, include_retired=args.include_retired),
+            metadata=conn.metadata,
+        )
+        works.extend(page.works)
+        token = page.next_page_token
+        if not token:
+            break
+    conn.close()
+    if args.json:
+        print(json.dumps([MessageToDict(w, preserving_proto_field_name=True) for w in works], indent=2))
+        return 0
+    print(f"{'WORK ID':<24} {'STATE':<8} {'SECONDS':>8}  {'RIGHTS HOLDER':<24} TITLE")
+    for w in works:
+        state = "active" if w.state == catalog_pb2.WORK_STATE_ACTIVE else "retired"
+        print(f"{w.details.work_id:<24} {state:<8} {w.recording_seconds:>8.1f}  "
+              f"{w.details.rights_holder[:24]:<24} {w.details.title}")
+    print(f"{len(works)} works")
+    return 0
+
+
+def _screen(args: argparse.Namespace) -> int:
+    from guard.v1 import screening_pb2, screening_pb2_grpc
+
+    try:
+        data = args.file.read_bytes()
+    except OSError as exc:
+        print(f"guard: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    generation = screening_pb2.Generation(
+        prompt=args.prompt, model_id=args.model_id, model_version=args.model_version,
+        consent_reference=args.consent_reference, pipeline_id=args.pipeline_id,
+    )
+    conn = _connect(args, "pipeline")
+    stub = screening_pb2_grpc.ScreeningServiceStub(conn.channel)
+    try:
+        if len(data) <= 30 * MIB:
+            response = stub.Screen(
+                screening_pb2.ScreenRequest(audio=data, generation=generation, idempotency_key=args.idempotency_key),
+                metadata=conn.metadata,
+            )
+        else:
+            def chunks() -> Iterator:
+                yield screening_pb2.ScreenStreamRequest(generation=generation, idempotency_key=args.idempotency_key)
+                for i in range(0, len(data), _CHUNK):
+                    yield screening_pb2.ScreenStreamRequest(audio_chunk=data[i:i + _CHUNK])
+            response = stub.ScreenStream(chunks(), metadata=conn.metadata)
+    except grpc.RpcError as exc:
+        print(f"guard: screening failed: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 2
+    finally:
+        conn.close()
+    if args.json:
+        print(MessageToJson(response, preserving_proto_field_name=True))
+        return 0
+    verdict = screening_pb2.Verdict.Name(response.verdict).removeprefix("VERDICT_").lower()
+    print(f"verdict: {verdict}   screening {response.screening_id}   {response.duration_seconds:.1f} s of audio")
+    for m in response.matches:
+        print(f"  {m.work_id} \"{m.title}\" ({m.rights_holder}): query {m.query_start_seconds:.1f}-"
+              f"{m.query_end_seconds:.1f} s = reference {m.reference_start_seconds:.1f}-{m.reference_end_seconds:.1f} s, "
+              f"score {m.score:.6f}, bit errors {m.bit_error_rate:.1%} [{m.fingerprint}]")
+    timings = ", ".join(f"{t.stage} {t.milliseconds:.1f} ms" for t in response.timings)
+    print(f"  stages: {timings}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

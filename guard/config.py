@@ -1,0 +1,43 @@
+"""Configuration: one frozen value built at the edge (command line, environment) and passed in."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+MIB = 1024 * 1024
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("GUARD_DATA_DIR") or platformdirs.user_data_dir("guard"))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask of the server."""
+
+    max_request_bytes: int = 32 * MIB
+    """Unary Screen and each RegisterWork/ScreenStream message."""
+    max_upload_bytes: int = 512 * MIB
+    """A whole streamed upload."""
+    max_audio_seconds: float = 15 * 60
+    max_metadata_chars: int = 4096
+    max_prompt_chars: int = 32_768
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    listen: str = "127.0.0.1:50051"
+    database_url: str | None = None
+    metrics_listen: str | None = "127.0.0.1:9464"
+    workers: int = 8
+    shutdown_grace_seconds: float = 30.0
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'guard.db'}"

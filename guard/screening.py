@@ -1,0 +1,209 @@
+"""Screening: bytes -> PCM -> sub-fingerprints -> verified matches -> verdict -> stored screening."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+import fingerprints
+from guard import validation
+from guard.catalog import Catalog, decode_audible
+from guard.config import Limits
+from guard.errors import AlreadyExists
+from guard.prompts import PromptCipher
+from guard.storage.models import ScreeningFingerprintRow, ScreeningRow
+
+log = structlog.get_logger("guard.screening")
+
+CLEAR = "clear"
+MATCH = "match"
+
+
+@dataclass(frozen=True)
+class Generation:
+    prompt: str = ""
+    model_id: str = ""
+    model_version: str = ""
+    consent_reference: str = ""
+    pipeline_id: str = ""
+
+    def validated(self, limits: Limits) -> "Generation":
+        validation.text("generation.prompt", self.prompt, max_chars=limits.max_prompt_chars)
+        for name in ("model_id", "model_version", "consent_reference", "pipeline_id"):
+            validation.text(f"generation.{name}", getattr(self, name), max_chars=256)
+        return self
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One verified match, in the words the API uses."""
+
+    work_id: str
+    title: str
+    rights_holder: str
+    kind: str
+    fingerprint: str
+    score: float
+    false_match_probability: float
+    bit_error_rate: float
+    query_start_seconds: float
+    query_end_seconds: float
+    reference_start_seconds: float
+    reference_end_seconds: float
+
+
+@dataclass(frozen=True)
+class Screening:
+    screening_id: str
+    verdict: str
+    matches: list[Evidence]
+    timings: dict[str, float]
+    duration_seconds: float
+    audio_sha256: str
+    screened_at: dt.datetime
+    replayed: bool = False
+
+
+@dataclass
+class _Stopwatch:
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round((time.perf_counter() - start) * 1000, 3)
+
+
+class Screener:
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: Catalog,
+        cipher: PromptCipher,
+        clock: Callable[[], dt.datetime],
+        new_id: Callable[[], str],
+        limits: Limits,
+    ) -> None:
+        self._engine = engine
+        self._catalog = catalog
+        self._cipher = cipher
+        self._clock = clock
+        self._new_id = new_id
+        self._limits = limits
+
+    def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "") -> Screening:
+        generation.validated(self._limits)
+        if idempotency_key:
+            validation.identifier("idempotency_key", idempotency_key)
+        sha = hashlib.sha256(audio_bytes).hexdigest()
+        if idempotency_key:
+            earlier = self._by_key(idempotency_key)
+            if earlier is not None:
+                return self._replay(earlier, sha)
+        watch = _Stopwatch()
+        with watch.stage("decode"):
+            audio = decode_audible(audio_bytes, self._limits)
+        with watch.stage("fingerprint"):
+            printed = fingerprints.fingerprint(audio)
+        with watch.stage("match"):
+            found = self._catalog.match(printed.codes)
+        matches = [
+            Evidence(
+                work_id=label.work_id,
+                title=label.title,
+                rights_holder=label.rights_holder,
+                kind="audio",
+                fingerprint="chromaprint",
+                score=round(m.score, 9),
+                false_match_probability=m.false_match_probability,
+                bit_error_rate=round(m.bit_error_rate, 4),
+                query_start_seconds=round(m.query_start, 3),
+                query_end_seconds=round(min(m.query_end, audio.duration), 3),
+                reference_start_seconds=round(m.reference_start, 3),
+                reference_end_seconds=round(m.reference_end, 3),
+            )
+            for m, label in found
+        ]
+        screening = Screening(
+            screening_id=self._new_id(),
+            verdict=MATCH if matches else CLEAR,
+            matches=matches,
+            timings=watch.stages,
+            duration_seconds=round(audio.duration, 3),
+            audio_sha256=sha,
+            screened_at=self._clock(),
+        )
+        with watch.stage("store"):
+            stored = self._store(screening, generation, idempotency_key, printed)
+        if stored is not screening:
+            return self._replay(stored, sha)
+        return screening
+
+    def _store(
+        self,
+        screening: Screening,
+        generation: Generation,
+        idempotency_key: str,
+        printed: fingerprints.AudioFingerprint,
+    ) -> Screening | ScreeningRow:
+        row = ScreeningRow(
+            id=screening.screening_id,
+            idempotency_key=idempotency_key or None,
+            audio_sha256=screening.audio_sha256,
+            duration_seconds=screening.duration_seconds,
+            model_id=generation.model_id,
+            model_version=generation.model_version,
+            consent_reference=generation.consent_reference,
+            pipeline_id=generation.pipeline_id,
+            prompt_ciphertext=self._cipher.encrypt(generation.prompt, screening.screening_id),
+            verdict=screening.verdict,
+            matches=[asdict(m) for m in screening.matches],
+            timings=screening.timings,
+            screened_at=screening.screened_at,
+        )
+        try:
+            with Session(self._engine) as session:
+                session.add(row)
+                session.flush()
+                session.add(ScreeningFingerprintRow(screening_id=row.id, codes=printed.to_bytes()))
+                session.commit()
+        except IntegrityError:
+            earlier = self._by_key(idempotency_key) if idempotency_key else None
+            if earlier is None:
+                raise
+            return earlier
+        log.info("screened", screening_id=screening.screening_id, verdict=screening.verdict,
+                 matches=len(screening.matches), model_id=generation.model_id)
+        return screening
+
+    def _by_key(self, key: str) -> ScreeningRow | None:
+        with Session(self._engine) as session:
+            return session.exec(select(ScreeningRow).where(ScreeningRow.idempotency_key == key)).first()
+
+    def _replay(self, row: ScreeningRow, sha: str) -> Screening:
+        if row.audio_sha256 != sha:
+            raise AlreadyExists(
+                "idempotency_key was already used for different audio; use a new key for a new track"
+            )
+        return Screening(
+            screening_id=row.id,
+            verdict=row.verdict,
+            matches=[Evidence(**m) for m in row.matches],
+            timings=dict(row.timings),
+            duration_seconds=row.duration_seconds,
+            audio_sha256=row.audio_sha256,
+            screened_at=row.screened_at,
+            replayed=True,
+        )

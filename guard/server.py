@@ -1,0 +1,149 @@
+"""Composition root: storage, catalog, screener, servicers, interceptor, TLS, health, reflection, metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import signal
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from guard.auth import Authorizer
+from guard.catalog import Catalog
+from guard.config import MIB, Settings
+from guard.datadir import DataDir
+from guard.observability import Metrics, RequestInterceptor
+from guard.prompts import PromptCipher
+from guard.screening import Screener
+from guard.servicers import CatalogServicer, ScreeningServicer
+from guard.storage import create_engine_for, migrate
+from guard.v1 import catalog_pb2, catalog_pb2_grpc, screening_pb2, screening_pb2_grpc
+
+log = structlog.get_logger("guard.server")
+
+_PERSIST_EVERY_S = 5.0
+_SERVICES = ("guard.v1.CatalogService", "guard.v1.ScreeningService")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def new_screening_id() -> str:
+    return "scr_" + secrets.token_hex(12)
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    metrics_port: int | None
+    catalog: Catalog
+    health: health.HealthServicer
+    _stop_persisting: threading.Event
+    _persister: threading.Thread
+    _metrics_http: object | None
+
+    def stop(self, grace: float) -> None:
+        """Refuse new calls, let in-flight ones finish within `grace`, then persist the index."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self._stop_persisting.set()
+        self._persister.join()
+        self.catalog.persist()
+        if self._metrics_http is not None:
+            self._metrics_http.shutdown()  # type: ignore[attr-defined]
+        log.info("server_stopped")
+
+
+def start(
+    settings: Settings,
+    clock: Callable[[], dt.datetime] = utc_now,
+    new_id: Callable[[], str] = new_screening_id,
+) -> RunningServer:
+    data_dir = DataDir(settings.data_dir)
+    data_dir.ensure(clock())
+    engine = create_engine_for(settings.effective_database_url)
+    migrate(engine)
+    catalog = Catalog(engine, data_dir.index_dir, clock, settings.limits)
+    metrics = Metrics()
+    screener = Screener(engine, catalog, PromptCipher(data_dir.prompt_key.read_bytes()), clock, new_id, settings.limits)
+
+    message_limit = settings.limits.max_request_bytes + MIB
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="guard-rpc"),
+        interceptors=[RequestInterceptor(Authorizer(data_dir.credentials()), metrics)],
+        options=[
+            ("grpc.max_receive_message_length", message_limit),
+            ("grpc.max_send_message_length", message_limit),
+        ],
+    )
+    catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(catalog, settings.limits), server)
+    screening_pb2_grpc.add_ScreeningServiceServicer_to_server(
+        ScreeningServicer(screener, metrics, settings.limits), server
+    )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = (
+        catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+        screening_pb2.DESCRIPTOR.services_by_name["ScreeningService"].full_name,
+        health.SERVICE_NAME,
+        reflection.SERVICE_NAME,
+    )
+    reflection.enable_server_reflection(names, server)
+    credentials = grpc.ssl_server_credentials(
+        [(data_dir.server_key.read_bytes(), data_dir.server_cert.read_bytes())]
+    )
+    port = server.add_secure_port(settings.listen, credentials)
+    if port == 0:
+        raise RuntimeError(f"cannot listen on {settings.listen}")
+    server.start()
+    for name in ("",) + _SERVICES:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    metrics_http, metrics_port = None, None
+    if settings.metrics_listen:
+        host, _, mport = settings.metrics_listen.rpartition(":")
+        metrics_http, _thread = start_http_server(int(mport), addr=host.strip("[]"), registry=metrics.registry)
+        metrics_port = metrics_http.server_port
+
+    stop_persisting = threading.Event()
+    persister = threading.Thread(
+        target=_persist_loop, args=(catalog, stop_persisting), name="guard-index-persist", daemon=True
+    )
+    persister.start()
+    host = settings.listen.rpartition(":")[0]
+    data_dir.address_file.write_text(f"{'localhost' if host in ('', '0.0.0.0', '[::]') else host}:{port}\n")
+    log.info("server_started", listen=settings.listen, port=port, metrics_port=metrics_port,
+             works=catalog.matcher.works, database=settings.effective_database_url.split(":", 1)[0])
+    return RunningServer(server, port, metrics_port, catalog, health_servicer, stop_persisting, persister, metrics_http)
+
+
+def serve_forever(running: RunningServer, grace: float) -> None:
+    """Block until SIGTERM or SIGINT, then drain in-flight requests."""
+    stopping = threading.Event()
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        log.info("shutdown_requested", signal=signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    stopping.wait()
+    running.stop(grace)
+
+
+def _persist_loop(catalog: Catalog, stop: threading.Event) -> None:
+    while not stop.wait(_PERSIST_EVERY_S):
+        try:
+            catalog.persist()
+        except Exception:
+            log.exception("index_persist_failed")

@@ -1,0 +1,90 @@
+"""Tables. The schema is owned by the Alembic migrations; these models must agree with them (a test checks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; pass UTC-aware times")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def _utc(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
+
+
+class WorkRow(SQLModel, table=True):
+    __tablename__ = "work"
+
+    number: int | None = Field(default=None, primary_key=True)
+    work_id: str = Field(sa_column=Column(String(128), unique=True, nullable=False))
+    title: str
+    rights_holder: str
+    isrc: str = ""
+    iswc: str = ""
+    extra: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    recording_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    recording_seconds: float
+    state: str = Field(sa_column=Column(String(16), nullable=False, index=True))
+    registered_at: dt.datetime = _utc()
+    retired_at: dt.datetime | None = _utc(nullable=True)
+    retired_reason: str = ""
+
+
+class WorkFingerprintRow(SQLModel, table=True):
+    """Raw sub-fingerprints of a work's recording: the source the FAISS index is rebuilt from."""
+
+    __tablename__ = "work_fingerprint"
+
+    work_number: int = Field(foreign_key="work.number", primary_key=True)
+    algorithm: str = Field(default="chromaprint", primary_key=True, max_length=32)
+    codes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ScreeningRow(SQLModel, table=True):
+    __tablename__ = "screening"
+
+    id: str = Field(primary_key=True, max_length=64)
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(128), unique=True, nullable=True))
+    audio_sha256: str = Field(max_length=64)
+    duration_seconds: float
+    model_id: str
+    model_version: str
+    consent_reference: str
+    pipeline_id: str
+    prompt_ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    verdict: str = Field(max_length=16)
+    matches: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    timings: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    screened_at: dt.datetime = _utc()
+
+
+class ScreeningFingerprintRow(SQLModel, table=True):
+    """Kept so tracks already cleared can be re-checked when new works arrive."""
+
+    __tablename__ = "screening_fingerprint"
+
+    screening_id: str = Field(foreign_key="screening.id", primary_key=True, max_length=64)
+    algorithm: str = Field(default="chromaprint", primary_key=True, max_length=32)
+    codes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -1,0 +1,117 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERDICT_UNSPECIFIED: _ClassVar[Verdict]
+    VERDICT_CLEAR: _ClassVar[Verdict]
+    VERDICT_MATCH: _ClassVar[Verdict]
+
+class MatchKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MATCH_KIND_UNSPECIFIED: _ClassVar[MatchKind]
+    MATCH_KIND_AUDIO: _ClassVar[MatchKind]
+VERDICT_UNSPECIFIED: Verdict
+VERDICT_CLEAR: Verdict
+VERDICT_MATCH: Verdict
+MATCH_KIND_UNSPECIFIED: MatchKind
+MATCH_KIND_AUDIO: MatchKind
+
+class Generation(_message.Message):
+    __slots__ = ("prompt", "model_id", "model_version", "consent_reference", "pipeline_id")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PIPELINE_ID_FIELD_NUMBER: _ClassVar[int]
+    prompt: str
+    model_id: str
+    model_version: str
+    consent_reference: str
+    pipeline_id: str
+    def __init__(self, prompt: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., consent_reference: _Optional[str] = ..., pipeline_id: _Optional[str] = ...) -> None: ...
+
+class ScreenRequest(_message.Message):
+    __slots__ = ("audio", "generation", "idempotency_key")
+    AUDIO_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    audio: bytes
+    generation: Generation
+    idempotency_key: str
+    def __init__(self, audio: _Optional[bytes] = ..., generation: _Optional[_Union[Generation, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class ScreenStreamRequest(_message.Message):
+    __slots__ = ("generation", "idempotency_key", "audio_chunk")
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    generation: Generation
+    idempotency_key: str
+    audio_chunk: bytes
+    def __init__(self, generation: _Optional[_Union[Generation, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., audio_chunk: _Optional[bytes] = ...) -> None: ...
+
+class Match(_message.Message):
+    __slots__ = ("work_id", "kind", "score", "false_match_probability", "query_start_seconds", "query_end_seconds", "reference_start_seconds", "reference_end_seconds", "fingerprint", "bit_error_rate", "title", "rights_holder")
+    WORK_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    FALSE_MATCH_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
+    QUERY_START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    QUERY_END_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_END_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    BIT_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    RIGHTS_HOLDER_FIELD_NUMBER: _ClassVar[int]
+    work_id: str
+    kind: MatchKind
+    score: float
+    false_match_probability: float
+    query_start_seconds: float
+    query_end_seconds: float
+    reference_start_seconds: float
+    reference_end_seconds: float
+    fingerprint: str
+    bit_error_rate: float
+    title: str
+    rights_holder: str
+    def __init__(self, work_id: _Optional[str] = ..., kind: _Optional[_Union[MatchKind, str]] = ..., score: _Optional[float] = ..., false_match_probability: _Optional[float] = ..., query_start_seconds: _Optional[float] = ..., query_end_seconds: _Optional[float] = ..., reference_start_seconds: _Optional[float] = ..., reference_end_seconds: _Optional[float] = ..., fingerprint: _Optional[str] = ..., bit_error_rate: _Optional[float] = ..., title: _Optional[str] = ..., rights_holder: _Optional[str] = ...) -> None: ...
+
+class StageTiming(_message.Message):
+    __slots__ = ("stage", "milliseconds")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    MILLISECONDS_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    milliseconds: float
+    def __init__(self, stage: _Optional[str] = ..., milliseconds: _Optional[float] = ...) -> None: ...
+
+class ScreenResponse(_message.Message):
+    __slots__ = ("screening_id", "verdict", "matches", "timings", "duration_seconds", "audio_sha256", "screened_at", "replayed")
+    SCREENING_ID_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
+    TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    DURATION_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_SHA256_FIELD_NUMBER: _ClassVar[int]
+    SCREENED_AT_FIELD_NUMBER: _ClassVar[int]
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    screening_id: str
+    verdict: Verdict
+    matches: _containers.RepeatedCompositeFieldContainer[Match]
+    timings: _containers.RepeatedCompositeFieldContainer[StageTiming]
+    duration_seconds: float
+    audio_sha256: str
+    screened_at: _timestamp_pb2.Timestamp
+    replayed: bool
+    def __init__(self, screening_id: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., duration_seconds: _Optional[float] = ..., audio_sha256: _Optional[str] = ..., screened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...

@@ -1,0 +1,4 @@
+"""Takedown and dispute workflow: notices, counter-notices, statutory timers, evidence reports.
+
+Empty until the disputes issue lands.
+"""
