@@ -49,6 +49,7 @@ def decode(data: bytes, *, sample_rate: int, max_seconds: float) -> Audio:
     """
     if not data:
         raise InvalidAudio("the audio is empty (0 bytes)")
+    _check_wav_length(data)
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
@@ -93,6 +94,23 @@ def _check_format(channels: int, rate: int, codec: str) -> None:
         )
     if codec is None:
         raise InvalidAudio("the audio codec is not supported")
+
+
+def _check_wav_length(data: bytes) -> None:
+    """FFmpeg trims a WAV's declared length to the bytes present, so a cut-off WAV is caught here."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if chunk == b"data":
+            present = len(data) - pos - 8
+            if size not in (0, 0xFFFFFFFF) and present < size:
+                raise InvalidAudio(
+                    f"the file is truncated: its header declares {size} bytes of audio but only {present} are present"
+                )
+            return
+        pos += 8 + size + (size & 1)
 
 
 def _declared_seconds(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
