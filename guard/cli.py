@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-request-mib", type=int, default=32, help="largest unary request (default: %(default)s)")
     serve.add_argument("--max-audio-seconds", type=float, default=900.0,
                        help="longest accepted audio (default: %(default)s)")
+    serve.add_argument("--prompt-key-file", type=Path, help="32-byte AES key for prompts at rest "
+                       "(default: DATA_DIR/keys/prompt.key; env GUARD_PROMPT_KEY_FILE)")
     serve.add_argument("--workers", type=int, default=8, help="concurrent RPCs (default: %(default)s)")
     serve.add_argument("--demo-catalog", action="store_true", help="register the synthetic demo works first")
     serve.set_defaults(run=_serve)
@@ -77,8 +80,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import os
-
     from guard import server
     from guard.observability import configure_logging
 
@@ -89,6 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
         database_url=args.database_url or os.environ.get("GUARD_DATABASE_URL"),
         metrics_listen=None if args.metrics_listen == "off" else args.metrics_listen,
         workers=args.workers,
+        prompt_key_file=args.prompt_key_file or _env_path("GUARD_PROMPT_KEY_FILE"),
         limits=Limits(max_request_bytes=args.max_request_mib * MIB, max_audio_seconds=args.max_audio_seconds),
     )
     running = server.start(settings)
@@ -104,6 +106,11 @@ def _serve(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     server.serve_forever(running, settings.shutdown_grace_seconds)
     return 0
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
 
 
 def _connect(args: argparse.Namespace, role: str):

@@ -36,6 +36,8 @@ class Settings:
     metrics_listen: str | None = "127.0.0.1:9464"
     workers: int = 8
     shutdown_grace_seconds: float = 30.0
+    prompt_key_file: Path | None = None
+    """32-byte AES key for prompts at rest; default: DATA_DIR/keys/prompt.key (created on first start)."""
     limits: Limits = field(default_factory=Limits)
 
     @property

@@ -75,7 +75,8 @@ def start(
     migrate(engine)
     catalog = Catalog(engine, data_dir.index_dir, clock, settings.limits)
     metrics = Metrics()
-    screener = Screener(engine, catalog, PromptCipher(data_dir.prompt_key.read_bytes()), clock, new_id, settings.limits)
+    cipher = PromptCipher((settings.prompt_key_file or data_dir.prompt_key).read_bytes())
+    screener = Screener(engine, catalog, cipher, clock, new_id, settings.limits)
 
     message_limit = settings.limits.max_request_bytes + MIB
     server = grpc.server(
