@@ -11,6 +11,7 @@ _ANY_ROLE = frozenset(ROLES)
 _CATALOG_WRITE = frozenset({"catalog", "admin"})
 _CATALOG_READ = frozenset({"catalog", "admin", "legal", "auditor"})
 _SCREEN = frozenset({"pipeline", "admin"})
+_RECORDS = frozenset({"pipeline", "legal", "auditor", "admin"})
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "/guard.v1.CatalogService/RegisterWork": _CATALOG_WRITE,
@@ -19,6 +20,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/guard.v1.CatalogService/ListWorks": _CATALOG_READ,
     "/guard.v1.ScreeningService/Screen": _SCREEN,
     "/guard.v1.ScreeningService/ScreenStream": _SCREEN,
+    "/guard.v1.ProvenanceService/GetRecord": _RECORDS,
+    "/guard.v1.ProvenanceService/ExportBundle": _RECORDS,
+    "/guard.v1.ProvenanceService/GetCheckpoint": _ANY_ROLE,
+    "/guard.v1.ProvenanceService/GetConsistencyProof": _ANY_ROLE,
+    "/guard.v1.ProvenanceService/GetKeyring": _ANY_ROLE,
     "/grpc.health.v1.Health/Check": _ANY_ROLE,
     "/grpc.health.v1.Health/Watch": _ANY_ROLE,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": _ANY_ROLE,

@@ -6,6 +6,7 @@
     credentials/ROLE.token   one bearer credential per role, read by the client commands
     credentials/registry.json  SHA-256 of each credential -> role, read by the server
     keys/prompt.key          AES-256-GCM key for prompts at rest
+    keys/signing/            Ed25519 signing keys (one PEM each) and the public keyring.json
     index/                   persisted FAISS index (derived data)
     server.address           where the running server listens
 """
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from guard.auth import ROLES, Credential, token_digest
+from guard.provenance.keyring import KeyStore
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class DataDir:
         return self.root / "keys" / "prompt.key"
 
     @property
+    def signing_keys(self) -> KeyStore:
+        return KeyStore(self.root / "keys" / "signing")
+
+    @property
     def index_dir(self) -> Path:
         return self.root / "index"
 
@@ -74,6 +80,8 @@ class DataDir:
             _write_credentials(self)
         if not self.prompt_key.exists():
             _write_private(self.prompt_key, secrets.token_bytes(32))
+        if not self.signing_keys.exists():
+            self.signing_keys.create(origin=f"guard.local/{secrets.token_hex(8)}", now=now)
 
     def credentials(self) -> list[Credential]:
         entries = json.loads(self.registry.read_text())

@@ -17,11 +17,11 @@ class PromptCipher:
         self._aead = AESGCM(key)
         self._random = random_bytes
 
-    def encrypt(self, prompt: str, screening_id: str) -> bytes:
+    def encrypt(self, secret: bytes, screening_id: str) -> bytes:
         """nonce || ciphertext; the screening id is authenticated so a ciphertext cannot be moved to another row."""
         nonce = self._random(_NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, prompt.encode(), screening_id.encode())
+        return nonce + self._aead.encrypt(nonce, secret, screening_id.encode())
 
-    def decrypt(self, blob: bytes, screening_id: str) -> str:
+    def decrypt(self, blob: bytes, screening_id: str) -> bytes:
         nonce, ciphertext = blob[:_NONCE_BYTES], blob[_NONCE_BYTES:]
-        return self._aead.decrypt(nonce, ciphertext, screening_id.encode()).decode()
+        return self._aead.decrypt(nonce, ciphertext, screening_id.encode())

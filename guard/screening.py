@@ -7,7 +7,7 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import structlog
 from sqlalchemy import Engine
@@ -18,9 +18,13 @@ import fingerprints
 from guard import validation
 from guard.catalog import Catalog, decode_audible
 from guard.config import Limits
-from guard.errors import AlreadyExists
+from guard.errors import AlreadyExists, InvalidArgument
 from guard.prompts import PromptCipher
-from guard.storage.models import ScreeningFingerprintRow, ScreeningRow
+from guard.provenance import dsse, record
+from guard.provenance.bundle import RECORD_LEAF
+from guard.provenance.keyring import KeyStore
+from guard.provenance.log import TransparencyLog
+from guard.storage.models import ProvenanceRecordRow, ScreeningFingerprintRow, ScreeningRow
 
 log = structlog.get_logger("guard.screening")
 
@@ -35,11 +39,17 @@ class Generation:
     model_version: str = ""
     consent_reference: str = ""
     pipeline_id: str = ""
+    consent_scope: str = ""
+    consent_granted_at: dt.datetime | None = None
 
     def validated(self, limits: Limits) -> "Generation":
         validation.text("generation.prompt", self.prompt, max_chars=limits.max_prompt_chars)
         for name in ("model_id", "model_version", "consent_reference", "pipeline_id"):
             validation.text(f"generation.{name}", getattr(self, name), max_chars=256)
+        if self.consent_scope and self.consent_scope not in record.CONSENT_SCOPES:
+            raise InvalidArgument(
+                f"generation.consent_scope must be one of {', '.join(record.CONSENT_SCOPES)} (or empty)"
+            )
         return self
 
 
@@ -70,6 +80,9 @@ class Screening:
     duration_seconds: float
     audio_sha256: str
     screened_at: dt.datetime
+    record_id: str = ""
+    log_index: int = -1
+    prompt_salt: bytes = b""
     replayed: bool = False
 
 
@@ -92,15 +105,21 @@ class Screener:
         engine: Engine,
         catalog: Catalog,
         cipher: PromptCipher,
+        transparency_log: TransparencyLog,
+        keys: KeyStore,
         clock: Callable[[], dt.datetime],
         new_id: Callable[[], str],
+        random_bytes: Callable[[int], bytes],
         limits: Limits,
     ) -> None:
         self._engine = engine
         self._catalog = catalog
         self._cipher = cipher
+        self._log = transparency_log
+        self._keys = keys
         self._clock = clock
         self._new_id = new_id
+        self._random = random_bytes
         self._limits = limits
 
     def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "") -> Screening:
@@ -147,9 +166,9 @@ class Screener:
         )
         with watch.stage("store"):
             stored = self._store(screening, generation, idempotency_key, printed)
-        if stored is not screening:
-            return self._replay(stored, sha)
-        return screening
+        if stored is None:
+            return self._replay(self._by_key(idempotency_key), sha)
+        return stored
 
     def _store(
         self,
@@ -157,7 +176,12 @@ class Screener:
         generation: Generation,
         idempotency_key: str,
         printed: fingerprints.AudioFingerprint,
-    ) -> Screening | ScreeningRow:
+    ) -> Screening | None:
+        """Screening, fingerprint, signed record and log leaf: one transaction, or nothing.
+
+        None when a concurrent request with the same idempotency key stored its screening first."""
+        salt = self._random(16)
+        record_id = "rec_" + screening.screening_id.removeprefix("scr_")
         row = ScreeningRow(
             id=screening.screening_id,
             idempotency_key=idempotency_key or None,
@@ -167,36 +191,70 @@ class Screener:
             model_version=generation.model_version,
             consent_reference=generation.consent_reference,
             pipeline_id=generation.pipeline_id,
-            prompt_ciphertext=self._cipher.encrypt(generation.prompt, screening.screening_id),
+            prompt_ciphertext=self._cipher.encrypt(salt + generation.prompt.encode(), screening.screening_id),
             verdict=screening.verdict,
             matches=[asdict(m) for m in screening.matches],
             timings=screening.timings,
             screened_at=screening.screened_at,
         )
+        payload = record.canonical(record.build(record.RecordInput(
+            record_id=record_id,
+            screening_id=screening.screening_id,
+            screened_at=screening.screened_at,
+            audio_sha256=screening.audio_sha256,
+            duration_seconds=screening.duration_seconds,
+            fingerprint_codes=printed.codes,
+            fingerprint_hop_seconds=fingerprints.FRAME_HOP_S,
+            prompt_salted_sha256=record.prompt_hash(generation.prompt, salt),
+            model_id=generation.model_id,
+            model_version=generation.model_version,
+            consent=record.Consent(generation.consent_reference, generation.consent_scope,
+                                   generation.consent_granted_at),
+            pipeline_id=generation.pipeline_id,
+            verdict=screening.verdict,
+            matches=[record.RecordMatch(
+                work_id=m.work_id, kind=m.kind, fingerprint=m.fingerprint, score=m.score,
+                false_match_probability=m.false_match_probability,
+                query_start_seconds=m.query_start_seconds, query_end_seconds=m.query_end_seconds,
+                reference_start_seconds=m.reference_start_seconds, reference_end_seconds=m.reference_end_seconds,
+            ) for m in screening.matches],
+        )))
         try:
-            with Session(self._engine) as session:
+            with self._log.appending() as pending, Session(self._engine) as session:
                 session.add(row)
                 session.flush()
                 session.add(ScreeningFingerprintRow(screening_id=row.id, codes=printed.to_bytes()))
+                integrated_at = self._clock()
+                key, private = self._keys.signing_key(integrated_at)
+                envelope = dsse.sign(record.PAYLOAD_TYPE, payload, key.key_id, private)
+                entry = pending.add(session, RECORD_LEAF, record_id, payload, integrated_at)
+                session.add(ProvenanceRecordRow(record_id=record_id, screening_id=row.id,
+                                                envelope=envelope.to_json(), key_id=key.key_id,
+                                                log_index=entry.index))
                 session.commit()
         except IntegrityError:
-            earlier = self._by_key(idempotency_key) if idempotency_key else None
-            if earlier is None:
-                raise
-            return earlier
+            if idempotency_key and self._by_key(idempotency_key) is not None:
+                return None
+            raise
         log.info("screened", screening_id=screening.screening_id, verdict=screening.verdict,
-                 matches=len(screening.matches), model_id=generation.model_id)
-        return screening
+                 matches=len(screening.matches), model_id=generation.model_id, log_index=entry.index)
+        return replace(screening, record_id=record_id, log_index=entry.index, prompt_salt=salt)
 
     def _by_key(self, key: str) -> ScreeningRow | None:
         with Session(self._engine) as session:
             return session.exec(select(ScreeningRow).where(ScreeningRow.idempotency_key == key)).first()
 
-    def _replay(self, row: ScreeningRow, sha: str) -> Screening:
+    def _replay(self, row: ScreeningRow | None, sha: str) -> Screening:
+        assert row is not None, "a replay follows a lookup that found the screening"
         if row.audio_sha256 != sha:
             raise AlreadyExists(
                 "idempotency_key was already used for different audio; use a new key for a new track"
             )
+        with Session(self._engine) as session:
+            provenance = session.exec(
+                select(ProvenanceRecordRow).where(ProvenanceRecordRow.screening_id == row.id)
+            ).one()
+        secret = self._cipher.decrypt(row.prompt_ciphertext, row.id)
         return Screening(
             screening_id=row.id,
             verdict=row.verdict,
@@ -205,5 +263,8 @@ class Screener:
             duration_seconds=row.duration_seconds,
             audio_sha256=row.audio_sha256,
             screened_at=row.screened_at,
+            record_id=provenance.record_id,
+            log_index=provenance.log_index,
+            prompt_salt=secret[:16],
             replayed=True,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import signal
 import threading
@@ -23,14 +24,22 @@ from guard.datadir import DataDir
 from guard.observability import Metrics, RequestInterceptor
 from guard.prompts import PromptCipher
 from guard.screening import Screener
-from guard.servicers import CatalogServicer, ScreeningServicer
+from guard.provenance.log import TransparencyLog
+from guard.servicers import CatalogServicer, ProvenanceServicer, ScreeningServicer
 from guard.storage import create_engine_for, migrate
-from guard.v1 import catalog_pb2, catalog_pb2_grpc, screening_pb2, screening_pb2_grpc
+from guard.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    provenance_pb2,
+    provenance_pb2_grpc,
+    screening_pb2,
+    screening_pb2_grpc,
+)
 
 log = structlog.get_logger("guard.server")
 
 _PERSIST_EVERY_S = 5.0
-_SERVICES = ("guard.v1.CatalogService", "guard.v1.ScreeningService")
+_SERVICES = ("guard.v1.CatalogService", "guard.v1.ScreeningService", "guard.v1.ProvenanceService")
 
 
 def utc_now() -> dt.datetime:
@@ -68,6 +77,7 @@ def start(
     settings: Settings,
     clock: Callable[[], dt.datetime] = utc_now,
     new_id: Callable[[], str] = new_screening_id,
+    random_bytes: Callable[[int], bytes] = os.urandom,
 ) -> RunningServer:
     data_dir = DataDir(settings.data_dir)
     data_dir.ensure(clock())
@@ -75,8 +85,10 @@ def start(
     migrate(engine)
     catalog = Catalog(engine, data_dir.index_dir, clock, settings.limits)
     metrics = Metrics()
-    cipher = PromptCipher((settings.prompt_key_file or data_dir.prompt_key).read_bytes())
-    screener = Screener(engine, catalog, cipher, clock, new_id, settings.limits)
+    cipher = PromptCipher((settings.prompt_key_file or data_dir.prompt_key).read_bytes(), random_bytes)
+    keys = data_dir.signing_keys
+    transparency_log = TransparencyLog(engine, keys, clock)
+    screener = Screener(engine, catalog, cipher, transparency_log, keys, clock, new_id, random_bytes, settings.limits)
 
     message_limit = settings.limits.max_request_bytes + MIB
     server = grpc.server(
@@ -91,11 +103,13 @@ def start(
     screening_pb2_grpc.add_ScreeningServiceServicer_to_server(
         ScreeningServicer(screener, metrics, settings.limits), server
     )
+    provenance_pb2_grpc.add_ProvenanceServiceServicer_to_server(ProvenanceServicer(engine, transparency_log), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (
         catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
         screening_pb2.DESCRIPTOR.services_by_name["ScreeningService"].full_name,
+        provenance_pb2.DESCRIPTOR.services_by_name["ProvenanceService"].full_name,
         health.SERVICE_NAME,
         reflection.SERVICE_NAME,
     )

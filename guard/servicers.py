@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 import fingerprints
 from guard.catalog import ACTIVE, Catalog, WorkDetails
 from guard.config import Limits
-from guard.errors import GuardError, InvalidArgument, ResourceExhausted
+from guard.errors import GuardError, InvalidArgument, NotFound, ResourceExhausted
 from guard.observability import Metrics
 from guard.screening import Evidence, Generation, Screener, Screening
-from guard.storage.models import WorkRow
-from guard.v1 import catalog_pb2, catalog_pb2_grpc, screening_pb2, screening_pb2_grpc
+from guard.provenance.bundle import Leaf
+from guard.provenance.log import TransparencyLog
+from guard.storage.models import ProvenanceRecordRow, WorkRow
+from guard.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    provenance_pb2,
+    provenance_pb2_grpc,
+    screening_pb2,
+    screening_pb2_grpc,
+)
 
 _DEFAULT_PAGE = 100
 _MAX_PAGE = 1000
@@ -129,6 +141,9 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
             Generation(
                 prompt=generation.prompt, model_id=generation.model_id, model_version=generation.model_version,
                 consent_reference=generation.consent_reference, pipeline_id=generation.pipeline_id,
+                consent_scope=generation.consent_scope,
+                consent_granted_at=(generation.consent_granted_at.ToDatetime(dt.timezone.utc)
+                                    if generation.HasField("consent_granted_at") else None),
             ),
             key,
         )
@@ -148,6 +163,9 @@ def screening_message(result: Screening) -> screening_pb2.ScreenResponse:
         audio_sha256=result.audio_sha256,
         screened_at=_timestamp(result.screened_at),
         replayed=result.replayed,
+        record_id=result.record_id,
+        log_index=result.log_index,
+        prompt_salt=result.prompt_salt,
     )
 
 
@@ -159,6 +177,63 @@ def _match_message(m: Evidence) -> screening_pb2.Match:
         reference_start_seconds=m.reference_start_seconds, reference_end_seconds=m.reference_end_seconds,
         fingerprint=m.fingerprint, bit_error_rate=m.bit_error_rate, title=m.title, rights_holder=m.rights_holder,
     )
+
+
+class ProvenanceServicer(provenance_pb2_grpc.ProvenanceServiceServicer):
+    def __init__(self, engine: Engine, transparency_log: TransparencyLog) -> None:
+        self._engine = engine
+        self._log = transparency_log
+
+    def GetRecord(self, request, context):  # noqa: N802
+        with _statuses(context):
+            row = self._record(request.record_id)
+            bundle = self._log.bundle(row)
+            leaf = Leaf.decode(bundle.leaf)
+            return provenance_pb2.GetRecordResponse(
+                record_id=row.record_id, payload=bundle.envelope.payload.decode(), envelope=row.envelope,
+                log_index=row.log_index, leaf=bundle.leaf, integrated_at=_timestamp(leaf.integrated_at),
+                tree_size=bundle.tree_size, inclusion_proof=list(bundle.inclusion_proof),
+                checkpoint=bundle.checkpoint,
+            )
+
+    def GetCheckpoint(self, request, context):  # noqa: N802
+        with _statuses(context):
+            checkpoint, _ = self._log.checkpoint()
+            if not 0 <= request.old_size <= checkpoint.size:
+                raise InvalidArgument(f"old_size must be between 0 and the log's size {checkpoint.size}")
+            update = self._log.checkpoint_update(request.old_size)
+            return provenance_pb2.GetCheckpointResponse(
+                checkpoint=update.checkpoint, size=checkpoint.size, root=checkpoint.root,
+                old_size=update.old_size, consistency_proof=list(update.proof), checkpoint_update=update.to_json(),
+            )
+
+    def GetConsistencyProof(self, request, context):  # noqa: N802
+        with _statuses(context):
+            if not 0 <= request.old_size <= request.new_size <= self._log.size:
+                raise InvalidArgument(
+                    f"need 0 <= old_size <= new_size <= {self._log.size} (the log's size)"
+                )
+            return provenance_pb2.GetConsistencyProofResponse(
+                hashes=self._log.consistency_proof(request.old_size, request.new_size)
+            )
+
+    def GetKeyring(self, request, context):  # noqa: N802
+        with _statuses(context):
+            return provenance_pb2.GetKeyringResponse(keyring=self._log.keyring().to_json())
+
+    def ExportBundle(self, request, context):  # noqa: N802
+        with _statuses(context):
+            row = self._record(request.record_id)
+            return provenance_pb2.ExportBundleResponse(
+                bundle=self._log.bundle(row).to_json(), filename=f"{row.record_id}.guard-bundle.json"
+            )
+
+    def _record(self, record_id: str) -> ProvenanceRecordRow:
+        with Session(self._engine) as session:
+            row = session.get(ProvenanceRecordRow, record_id)
+        if row is None:
+            raise NotFound(f"no provenance record '{record_id}'")
+        return row
 
 
 def _chain(first, rest):

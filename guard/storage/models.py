@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, TypeDecorator
+from sqlalchemy import JSON, Column, DateTime, Integer, LargeBinary, String, TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -74,6 +74,7 @@ class ScreeningRow(SQLModel, table=True):
     consent_reference: str
     pipeline_id: str
     prompt_ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    """nonce || AES-GCM(salt (16 bytes) || UTF-8 prompt), bound to the screening id."""
     verdict: str = Field(max_length=16)
     matches: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     timings: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -88,3 +89,39 @@ class ScreeningFingerprintRow(SQLModel, table=True):
     screening_id: str = Field(foreign_key="screening.id", primary_key=True, max_length=64)
     algorithm: str = Field(default="chromaprint", primary_key=True, max_length=32)
     codes: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ProvenanceRecordRow(SQLModel, table=True):
+    """A signed record: the DSSE envelope exactly as signed. Append-only (database triggers)."""
+
+    __tablename__ = "provenance_record"
+
+    record_id: str = Field(primary_key=True, max_length=64)
+    screening_id: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    envelope: str
+    key_id: str = Field(max_length=64)
+    log_index: int = Field(sa_column=Column(Integer, unique=True, nullable=False))
+
+
+class LogEntryRow(SQLModel, table=True):
+    """One leaf of the transparency log. Append-only (database triggers)."""
+
+    __tablename__ = "log_entry"
+
+    index: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    kind: str = Field(max_length=32)
+    subject: str = Field(max_length=64, index=True)
+    leaf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    leaf_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    integrated_at: dt.datetime = _utc()
+
+
+class CheckpointRow(SQLModel, table=True):
+    """Every checkpoint the log signed. Append-only (database triggers)."""
+
+    __tablename__ = "checkpoint"
+
+    size: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    note: str
+    signed_at: dt.datetime = _utc()

@@ -27,18 +27,22 @@ MATCH_KIND_UNSPECIFIED: MatchKind
 MATCH_KIND_AUDIO: MatchKind
 
 class Generation(_message.Message):
-    __slots__ = ("prompt", "model_id", "model_version", "consent_reference", "pipeline_id")
+    __slots__ = ("prompt", "model_id", "model_version", "consent_reference", "pipeline_id", "consent_scope", "consent_granted_at")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     CONSENT_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_GRANTED_AT_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     model_id: str
     model_version: str
     consent_reference: str
     pipeline_id: str
-    def __init__(self, prompt: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., consent_reference: _Optional[str] = ..., pipeline_id: _Optional[str] = ...) -> None: ...
+    consent_scope: str
+    consent_granted_at: _timestamp_pb2.Timestamp
+    def __init__(self, prompt: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., consent_reference: _Optional[str] = ..., pipeline_id: _Optional[str] = ..., consent_scope: _Optional[str] = ..., consent_granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ScreenRequest(_message.Message):
     __slots__ = ("audio", "generation", "idempotency_key")
@@ -97,7 +101,7 @@ class StageTiming(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., milliseconds: _Optional[float] = ...) -> None: ...
 
 class ScreenResponse(_message.Message):
-    __slots__ = ("screening_id", "verdict", "matches", "timings", "duration_seconds", "audio_sha256", "screened_at", "replayed")
+    __slots__ = ("screening_id", "verdict", "matches", "timings", "duration_seconds", "audio_sha256", "screened_at", "replayed", "record_id", "log_index", "prompt_salt")
     SCREENING_ID_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     MATCHES_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +110,9 @@ class ScreenResponse(_message.Message):
     AUDIO_SHA256_FIELD_NUMBER: _ClassVar[int]
     SCREENED_AT_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_SALT_FIELD_NUMBER: _ClassVar[int]
     screening_id: str
     verdict: Verdict
     matches: _containers.RepeatedCompositeFieldContainer[Match]
@@ -114,4 +121,7 @@ class ScreenResponse(_message.Message):
     audio_sha256: str
     screened_at: _timestamp_pb2.Timestamp
     replayed: bool
-    def __init__(self, screening_id: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., duration_seconds: _Optional[float] = ..., audio_sha256: _Optional[str] = ..., screened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    record_id: str
+    log_index: int
+    prompt_salt: bytes
+    def __init__(self, screening_id: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., duration_seconds: _Optional[float] = ..., audio_sha256: _Optional[str] = ..., screened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replayed: _Optional[bool] = ..., record_id: _Optional[str] = ..., log_index: _Optional[int] = ..., prompt_salt: _Optional[bytes] = ...) -> None: ...
