@@ -152,10 +152,14 @@ def verify_bundle(bundle: Bundle, keyring: Keyring, seen: SeenCheckpoint | None 
 
     def checkpoint_signature() -> str:
         checkpoint, key = open_checkpoint(bundle.checkpoint, keyring)
-        if "leaf" in state and not key.usable_at(state["leaf"].integrated_at):
-            raise ValueError(f"checkpoint key {key.key_id} was not valid when the entry was integrated")
-        state["checkpoint"] = checkpoint
+        state["checkpoint"], state["checkpoint_key"] = checkpoint, key
         return f"{checkpoint.origin} size {checkpoint.size} signed by {key.key_id}"
+
+    def checkpoint_key_window() -> str:
+        key, entry = state["checkpoint_key"], state["leaf"]
+        if not key.usable_at(entry.integrated_at):
+            raise ValueError(f"checkpoint key {key.key_id} was not valid when the entry was integrated")
+        return f"{key.key_id} valid at {rfc3339(entry.integrated_at)}"
 
     def inclusion() -> str:
         checkpoint = state["checkpoint"]
@@ -186,6 +190,7 @@ def verify_bundle(bundle: Bundle, keyring: Keyring, seen: SeenCheckpoint | None 
     if logged and "record" in state:
         report.check("screening time", timing)
     if report.check("checkpoint signature", checkpoint_signature) and logged:
+        report.check("checkpoint key validity", checkpoint_key_window)
         report.check("inclusion proof", inclusion)
         if seen is not None:
             report.check("against last seen checkpoint", against_seen)
