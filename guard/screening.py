@@ -21,7 +21,6 @@ from guard.config import Limits
 from guard.errors import AlreadyExists, InvalidArgument
 from guard.prompts import PromptCipher
 from guard.provenance import dsse, record
-from guard.provenance.bundle import RECORD_LEAF
 from guard.provenance.keyring import KeyStore
 from guard.provenance.log import TransparencyLog
 from guard.storage.models import ProvenanceRecordRow, ScreeningFingerprintRow, ScreeningRow
@@ -227,10 +226,7 @@ class Screener:
                 integrated_at = self._clock()
                 key, private = self._keys.signing_key(integrated_at)
                 envelope = dsse.sign(record.PAYLOAD_TYPE, payload, key.key_id, private)
-                entry = pending.add(session, RECORD_LEAF, record_id, payload, integrated_at)
-                session.add(ProvenanceRecordRow(record_id=record_id, screening_id=row.id,
-                                                envelope=envelope.to_json(), key_id=key.key_id,
-                                                log_index=entry.index))
+                entry = pending.add_record(session, record_id, row.id, envelope, integrated_at)
                 session.commit()
         except IntegrityError:
             if idempotency_key and self._by_key(idempotency_key) is not None:
