@@ -38,6 +38,7 @@ class WorkDetails:
     isrc: str = ""
     iswc: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
 
     def validated(self, limits: Limits) -> "WorkDetails":
         validation.identifier("work_id", self.work_id)
@@ -46,6 +47,8 @@ class WorkDetails:
         validation.pattern("isrc", self.isrc, validation.ISRC, "CC-XXX-YY-NNNNN")
         validation.pattern("iswc", self.iswc, validation.ISWC, "T-123.456.789-0")
         validation.metadata(self.metadata, max_chars=limits.max_metadata_chars)
+        for flag in self.flags:
+            validation.identifier("rights_holder_flags", flag)
         return self
 
 
@@ -56,6 +59,7 @@ class WorkLabel:
     work_id: str
     title: str
     rights_holder: str
+    flags: tuple[str, ...] = ()
 
 
 def decode_audible(data: bytes, limits: Limits) -> fingerprints.Audio:
@@ -101,6 +105,7 @@ class Catalog:
             isrc=details.isrc,
             iswc=details.iswc,
             extra=dict(details.metadata),
+            flags=sorted(set(details.flags)),
             recording_sha256=sha,
             recording_seconds=round(audio.duration, 3),
             state=ACTIVE,
@@ -228,7 +233,7 @@ class Catalog:
 
 
 def _label(row: WorkRow) -> WorkLabel:
-    return WorkLabel(row.work_id, row.title, row.rights_holder)
+    return WorkLabel(row.work_id, row.title, row.rights_holder, tuple(row.flags))
 
 
 def _catalog_digest(recordings: list[tuple[int, str]]) -> str:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from guard.config import MIB, Limits, Settings, default_data_dir
 
 _CHUNK = MIB
-_RESERVED = {"work_id", "title", "rights_holder", "audio", "isrc", "iswc"}
+_RESERVED = {"work_id", "title", "rights_holder", "audio", "isrc", "iswc", "rights_holder_flags"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,6 +195,7 @@ def _catalog_import(args: argparse.Namespace) -> int:
             details = catalog_pb2.WorkDetails(
                 work_id=str(entry["work_id"]), title=str(entry["title"]), rights_holder=str(entry["rights_holder"]),
                 isrc=str(entry.get("isrc", "")), iswc=str(entry.get("iswc", "")),
+                rights_holder_flags=[str(f) for f in entry.get("rights_holder_flags", [])],
                 metadata={k: v if isinstance(v, str) else json.dumps(v) for k, v in entry.items() if k not in _RESERVED},
             )
             audio_path = base / str(entry["audio"])

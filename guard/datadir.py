@@ -7,6 +7,7 @@
     credentials/registry.json  SHA-256 of each credential -> role, read by the server
     keys/prompt.key          AES-256-GCM key for prompts at rest
     keys/signing/            Ed25519 signing keys (one PEM each) and the public keyring.json
+    keys/policy/             the local policy admin key and the trusted policy keys
     index/                   persisted FAISS index (derived data)
     server.address           where the running server listens
 """
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from guard.auth import ROLES, Credential, token_digest
+from guard.policy import PolicyKeys
 from guard.provenance.keyring import KeyStore
 
 
@@ -60,6 +62,10 @@ class DataDir:
         return KeyStore(self.root / "keys" / "signing")
 
     @property
+    def policy_keys(self) -> PolicyKeys:
+        return PolicyKeys(self.root / "keys" / "policy")
+
+    @property
     def index_dir(self) -> Path:
         return self.root / "index"
 
@@ -80,6 +86,8 @@ class DataDir:
             _write_credentials(self)
         if not self.prompt_key.exists():
             _write_private(self.prompt_key, secrets.token_bytes(32))
+        if not self.policy_keys.exists():
+            self.policy_keys.create()
         if not self.signing_keys.exists():
             self.signing_keys.create(origin=f"guard.local/{secrets.token_hex(8)}", now=now)
 

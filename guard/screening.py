@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 import fingerprints
+import policies
 from guard import validation
 from guard.catalog import Catalog, decode_audible
 from guard.config import Limits
@@ -23,12 +24,11 @@ from guard.prompts import PromptCipher
 from guard.provenance import dsse, record
 from guard.provenance.keyring import KeyStore
 from guard.provenance.log import TransparencyLog
-from guard.storage.models import ProvenanceRecordRow, ScreeningFingerprintRow, ScreeningRow
+from guard.policy import PolicyGate
+from guard.storage.models import PolicyDecisionRow, ProvenanceRecordRow, ScreeningFingerprintRow, ScreeningRow
 
 log = structlog.get_logger("guard.screening")
 
-CLEAR = "clear"
-MATCH = "match"
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,15 @@ class Generation:
     pipeline_id: str = ""
     consent_scope: str = ""
     consent_granted_at: dt.datetime | None = None
+    commercial_use: bool = False
+    territory: str = ""
 
     def validated(self, limits: Limits) -> "Generation":
         validation.text("generation.prompt", self.prompt, max_chars=limits.max_prompt_chars)
         for name in ("model_id", "model_version", "consent_reference", "pipeline_id"):
             validation.text(f"generation.{name}", getattr(self, name), max_chars=256)
+        if self.territory and not (len(self.territory) == 2 and self.territory.isascii() and self.territory.isupper()):
+            raise InvalidArgument("generation.territory must be an ISO 3166-1 alpha-2 code such as 'DE' (or empty)")
         if self.consent_scope and self.consent_scope not in record.CONSENT_SCOPES:
             raise InvalidArgument(
                 f"generation.consent_scope must be one of {', '.join(record.CONSENT_SCOPES)} (or empty)"
@@ -74,6 +78,8 @@ class Evidence:
 class Screening:
     screening_id: str
     verdict: str
+    """allow, review or block: the active policy's decision."""
+    decision: policies.Decision
     matches: list[Evidence]
     timings: dict[str, float]
     duration_seconds: float
@@ -106,6 +112,7 @@ class Screener:
         cipher: PromptCipher,
         transparency_log: TransparencyLog,
         keys: KeyStore,
+        gate: PolicyGate,
         clock: Callable[[], dt.datetime],
         new_id: Callable[[], str],
         random_bytes: Callable[[int], bytes],
@@ -116,6 +123,7 @@ class Screener:
         self._cipher = cipher
         self._log = transparency_log
         self._keys = keys
+        self._gate = gate
         self._clock = clock
         self._new_id = new_id
         self._random = random_bytes
@@ -137,6 +145,20 @@ class Screener:
             printed = fingerprints.fingerprint(audio)
         with watch.stage("match"):
             found = self._catalog.match(printed.codes)
+        facts = policies.ScreeningFacts(
+            matches=tuple(policies.MatchFacts(label.work_id, "audio", m.score, label.flags) for m, label in found),
+            consent_present=bool(generation.consent_reference),
+            consent_scope=generation.consent_scope,
+            commercial_use=generation.commercial_use,
+            model_id=generation.model_id,
+            model_version=generation.model_version,
+            duration_seconds=audio.duration,
+            territory=generation.territory,
+        )
+        screening_id = self._new_id()
+        with watch.stage("decide"):
+            decision = self._gate.active.decide(
+                facts, decision_id="dec_" + screening_id.removeprefix("scr_"), now=self._clock())
         matches = [
             Evidence(
                 work_id=label.work_id,
@@ -155,8 +177,9 @@ class Screener:
             for m, label in found
         ]
         screening = Screening(
-            screening_id=self._new_id(),
-            verdict=MATCH if matches else CLEAR,
+            screening_id=screening_id,
+            verdict=decision.effect,
+            decision=decision,
             matches=matches,
             timings=watch.stages,
             duration_seconds=round(audio.duration, 3),
@@ -164,7 +187,7 @@ class Screener:
             screened_at=self._clock(),
         )
         with watch.stage("store"):
-            stored = self._store(screening, generation, idempotency_key, printed)
+            stored = self._store(screening, generation, idempotency_key, printed, facts)
         if stored is None:
             return self._replay(self._by_key(idempotency_key), sha)
         return stored
@@ -175,8 +198,9 @@ class Screener:
         generation: Generation,
         idempotency_key: str,
         printed: fingerprints.AudioFingerprint,
+        facts: policies.ScreeningFacts,
     ) -> Screening | None:
-        """Screening, fingerprint, signed record and log leaf: one transaction, or nothing.
+        """Screening, fingerprint, policy decision, signed record and log leaf: one transaction, or nothing.
 
         None when a concurrent request with the same idempotency key stored its screening first."""
         salt = self._random(16)
@@ -196,33 +220,20 @@ class Screener:
             timings=screening.timings,
             screened_at=screening.screened_at,
         )
-        payload = record.canonical(record.build(record.RecordInput(
-            record_id=record_id,
-            screening_id=screening.screening_id,
-            screened_at=screening.screened_at,
-            audio_sha256=screening.audio_sha256,
-            duration_seconds=screening.duration_seconds,
-            fingerprint_codes=printed.codes,
-            fingerprint_hop_seconds=fingerprints.FRAME_HOP_S,
-            prompt_salted_sha256=record.prompt_hash(generation.prompt, salt),
-            model_id=generation.model_id,
-            model_version=generation.model_version,
-            consent=record.Consent(generation.consent_reference, generation.consent_scope,
-                                   generation.consent_granted_at),
-            pipeline_id=generation.pipeline_id,
-            verdict=screening.verdict,
-            matches=[record.RecordMatch(
-                work_id=m.work_id, kind=m.kind, fingerprint=m.fingerprint, score=m.score,
-                false_match_probability=m.false_match_probability,
-                query_start_seconds=m.query_start_seconds, query_end_seconds=m.query_end_seconds,
-                reference_start_seconds=m.reference_start_seconds, reference_end_seconds=m.reference_end_seconds,
-            ) for m in screening.matches],
-        )))
+        payload = _record_payload(screening, generation, record_id, salt, printed)
+        decision = screening.decision
         try:
             with self._log.appending() as pending, Session(self._engine) as session:
                 session.add(row)
                 session.flush()
                 session.add(ScreeningFingerprintRow(screening_id=row.id, codes=printed.to_bytes()))
+                session.add(PolicyDecisionRow(
+                    decision_id=decision.decision_id, screening_id=row.id, bundle_id=decision.bundle_id,
+                    revision=decision.revision, bundle_digest=decision.bundle_digest, facts=facts.to_dict(),
+                    input_sha256=decision.input_sha256, effect=decision.effect,
+                    determining_rules=list(decision.determining_rules), reasons=list(decision.reasons),
+                    errors=list(decision.errors), evaluated_at=decision.evaluated_at,
+                ))
                 integrated_at = self._clock()
                 key, private = self._keys.signing_key(integrated_at)
                 envelope = dsse.sign(record.PAYLOAD_TYPE, payload, key.key_id, private)
@@ -250,10 +261,12 @@ class Screener:
             provenance = session.exec(
                 select(ProvenanceRecordRow).where(ProvenanceRecordRow.screening_id == row.id)
             ).one()
+            stored = session.exec(select(PolicyDecisionRow).where(PolicyDecisionRow.screening_id == row.id)).one()
         secret = self._cipher.decrypt(row.prompt_ciphertext, row.id)
         return Screening(
             screening_id=row.id,
             verdict=row.verdict,
+            decision=decision_from_row(stored),
             matches=[Evidence(**m) for m in row.matches],
             timings=dict(row.timings),
             duration_seconds=row.duration_seconds,
@@ -264,3 +277,52 @@ class Screener:
             prompt_salt=secret[:16],
             replayed=True,
         )
+
+
+def _record_payload(screening: Screening, generation: Generation, record_id: str, salt: bytes,
+                    printed: fingerprints.AudioFingerprint) -> bytes:
+    return record.canonical(record.build(record.RecordInput(
+        record_id=record_id,
+        screening_id=screening.screening_id,
+        screened_at=screening.screened_at,
+        audio_sha256=screening.audio_sha256,
+        duration_seconds=screening.duration_seconds,
+        fingerprint_codes=printed.codes,
+        fingerprint_hop_seconds=fingerprints.FRAME_HOP_S,
+        prompt_salted_sha256=record.prompt_hash(generation.prompt, salt),
+        model_id=generation.model_id,
+        model_version=generation.model_version,
+        consent=record.Consent(generation.consent_reference, generation.consent_scope,
+                               generation.consent_granted_at),
+        pipeline_id=generation.pipeline_id,
+        verdict=screening.verdict,
+        matches=[record.RecordMatch(
+            work_id=m.work_id, kind=m.kind, fingerprint=m.fingerprint, score=m.score,
+            false_match_probability=m.false_match_probability,
+            query_start_seconds=m.query_start_seconds, query_end_seconds=m.query_end_seconds,
+            reference_start_seconds=m.reference_start_seconds, reference_end_seconds=m.reference_end_seconds,
+        ) for m in screening.matches],
+        policy=_policy_summary(screening.decision),
+    )))
+
+
+def decision_from_row(row: PolicyDecisionRow) -> policies.Decision:
+    return policies.Decision(
+        decision_id=row.decision_id, bundle_id=row.bundle_id, revision=row.revision,
+        bundle_digest=row.bundle_digest, input_sha256=row.input_sha256, effect=row.effect,
+        determining_rules=tuple(row.determining_rules), reasons=tuple(row.reasons), errors=tuple(row.errors),
+        evaluated_at=row.evaluated_at,
+    )
+
+
+def _policy_summary(decision: policies.Decision) -> dict:
+    return {
+        "decision_id": decision.decision_id,
+        "bundle_id": decision.bundle_id,
+        "revision": decision.revision,
+        "bundle_digest": decision.bundle_digest,
+        "input_sha256": decision.input_sha256,
+        "decision": decision.effect,
+        "determining_rules": list(decision.determining_rules),
+        "errors": list(decision.errors),
+    }

@@ -25,11 +25,14 @@ from guard.observability import Metrics, RequestInterceptor
 from guard.prompts import PromptCipher
 from guard.screening import Screener
 from guard.provenance.log import TransparencyLog
-from guard.servicers import CatalogServicer, ProvenanceServicer, ScreeningServicer
+from guard.policy import PolicyGate
+from guard.servicers import CatalogServicer, PolicyServicer, ProvenanceServicer, ScreeningServicer
 from guard.storage import create_engine_for, migrate
 from guard.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
+    policy_pb2,
+    policy_pb2_grpc,
     provenance_pb2,
     provenance_pb2_grpc,
     screening_pb2,
@@ -39,7 +42,8 @@ from guard.v1 import (
 log = structlog.get_logger("guard.server")
 
 _PERSIST_EVERY_S = 5.0
-_SERVICES = ("guard.v1.CatalogService", "guard.v1.ScreeningService", "guard.v1.ProvenanceService")
+_SERVICES = ("guard.v1.CatalogService", "guard.v1.ScreeningService", "guard.v1.ProvenanceService",
+             "guard.v1.PolicyService")
 
 
 def utc_now() -> dt.datetime:
@@ -88,7 +92,9 @@ def start(
     cipher = PromptCipher((settings.prompt_key_file or data_dir.prompt_key).read_bytes(), random_bytes)
     keys = data_dir.signing_keys
     transparency_log = TransparencyLog(engine, keys, clock)
-    screener = Screener(engine, catalog, cipher, transparency_log, keys, clock, new_id, random_bytes, settings.limits)
+    gate = PolicyGate(engine, data_dir.policy_keys, clock)
+    screener = Screener(engine, catalog, cipher, transparency_log, keys, gate, clock, new_id, random_bytes,
+                        settings.limits)
 
     message_limit = settings.limits.max_request_bytes + MIB
     server = grpc.server(
@@ -104,12 +110,14 @@ def start(
         ScreeningServicer(screener, metrics, settings.limits), server
     )
     provenance_pb2_grpc.add_ProvenanceServiceServicer_to_server(ProvenanceServicer(engine, transparency_log), server)
+    policy_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyServicer(engine, gate), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (
         catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
         screening_pb2.DESCRIPTOR.services_by_name["ScreeningService"].full_name,
         provenance_pb2.DESCRIPTOR.services_by_name["ProvenanceService"].full_name,
+        policy_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name,
         health.SERVICE_NAME,
         reflection.SERVICE_NAME,
     )

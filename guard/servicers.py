@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -13,17 +14,21 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 import fingerprints
+import policies
 from guard.catalog import ACTIVE, Catalog, WorkDetails
 from guard.config import Limits
 from guard.errors import GuardError, InvalidArgument, NotFound, ResourceExhausted
 from guard.observability import Metrics
-from guard.screening import Evidence, Generation, Screener, Screening
+from guard.screening import Evidence, Generation, Screener, Screening, decision_from_row
+from guard.policy import PolicyGate
 from guard.provenance.bundle import Leaf
 from guard.provenance.log import TransparencyLog
-from guard.storage.models import ProvenanceRecordRow, WorkRow
+from guard.storage.models import PolicyDecisionRow, ProvenanceRecordRow, WorkRow
 from guard.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
+    policy_pb2,
+    policy_pb2_grpc,
     provenance_pb2,
     provenance_pb2_grpc,
     screening_pb2,
@@ -67,7 +72,7 @@ def work_message(row: WorkRow) -> catalog_pb2.Work:
     return catalog_pb2.Work(
         details=catalog_pb2.WorkDetails(
             work_id=row.work_id, title=row.title, rights_holder=row.rights_holder,
-            isrc=row.isrc, iswc=row.iswc, metadata=row.extra,
+            isrc=row.isrc, iswc=row.iswc, metadata=row.extra, rights_holder_flags=row.flags,
         ),
         state=catalog_pb2.WORK_STATE_ACTIVE if row.state == ACTIVE else catalog_pb2.WORK_STATE_RETIRED,
         recording_seconds=row.recording_seconds,
@@ -91,6 +96,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             details = WorkDetails(
                 work_id=first.work.work_id, title=first.work.title, rights_holder=first.work.rights_holder,
                 isrc=first.work.isrc, iswc=first.work.iswc, metadata=dict(first.work.metadata),
+                flags=tuple(first.work.rights_holder_flags),
             )
             chunks = (m.recording_chunk for m in _chain(first, request_iterator))
             recording = _receive_upload(chunks, self._limits.max_upload_bytes)
@@ -144,6 +150,7 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
                 consent_scope=generation.consent_scope,
                 consent_granted_at=(generation.consent_granted_at.ToDatetime(dt.timezone.utc)
                                     if generation.HasField("consent_granted_at") else None),
+                commercial_use=generation.commercial_use, territory=generation.territory,
             ),
             key,
         )
@@ -156,7 +163,8 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
 def screening_message(result: Screening) -> screening_pb2.ScreenResponse:
     return screening_pb2.ScreenResponse(
         screening_id=result.screening_id,
-        verdict=screening_pb2.VERDICT_MATCH if result.verdict == "match" else screening_pb2.VERDICT_CLEAR,
+        verdict=_VERDICTS[result.verdict],
+        decision=decision_message(result.decision),
         matches=[_match_message(m) for m in result.matches],
         timings=[screening_pb2.StageTiming(stage=k, milliseconds=v) for k, v in result.timings.items()],
         duration_seconds=result.duration_seconds,
@@ -166,6 +174,17 @@ def screening_message(result: Screening) -> screening_pb2.ScreenResponse:
         record_id=result.record_id,
         log_index=result.log_index,
         prompt_salt=result.prompt_salt,
+    )
+
+
+_VERDICTS = {"allow": screening_pb2.VERDICT_ALLOW, "review": screening_pb2.VERDICT_REVIEW,
+             "block": screening_pb2.VERDICT_BLOCK}
+
+
+def decision_message(d: policies.Decision) -> screening_pb2.PolicyDecision:
+    return screening_pb2.PolicyDecision(
+        decision_id=d.decision_id, bundle_id=d.bundle_id, revision=d.revision, bundle_digest=d.bundle_digest,
+        determining_rules=d.determining_rules, reasons=d.reasons, errors=d.errors,
     )
 
 
@@ -234,6 +253,46 @@ class ProvenanceServicer(provenance_pb2_grpc.ProvenanceServiceServicer):
         if row is None:
             raise NotFound(f"no provenance record '{record_id}'")
         return row
+
+
+class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
+    def __init__(self, engine: Engine, gate: PolicyGate) -> None:
+        self._engine = engine
+        self._gate = gate
+
+    def ActivateBundle(self, request, context):  # noqa: N802
+        with _statuses(context):
+            return bundle_message(self._gate.activate(dict(request.files)))
+
+    def GetActiveBundle(self, request, context):  # noqa: N802
+        with _statuses(context):
+            return bundle_message(self._gate.active.bundle)
+
+    def GetDecision(self, request, context):  # noqa: N802
+        with _statuses(context):
+            with Session(self._engine) as session:
+                row = session.get(PolicyDecisionRow, request.decision_id)
+            if row is None:
+                raise NotFound(f"no policy decision '{request.decision_id}'")
+            facts = policies.ScreeningFacts.from_dict(row.facts)
+            explained = policies.Policy(self._gate.bundle(row.bundle_digest)).explain(facts)
+            return policy_pb2.DecisionExplanation(
+                decision=decision_message(decision_from_row(row)), screening_id=row.screening_id,
+                evaluated_at=_timestamp(row.evaluated_at), facts=json.dumps(row.facts, sort_keys=True),
+                rules=[policy_pb2.RuleExplanation(
+                    rule_id=r.rule_id, effect=r.effect, held=r.held,
+                    conditions=[policy_pb2.ConditionExplanation(condition=c.condition, held=c.held, detail=c.detail)
+                                for c in r.conditions],
+                ) for r in explained],
+            )
+
+
+def bundle_message(bundle: policies.Bundle) -> policy_pb2.BundleInfo:
+    return policy_pb2.BundleInfo(
+        bundle_id=bundle.bundle_id, revision=bundle.revision, digest=bundle.digest,
+        valid_from=_timestamp(bundle.manifest.valid_from), valid_until=_timestamp(bundle.manifest.valid_until),
+        key_id=bundle.key_id, rules=len(bundle.rules),
+    )
 
 
 def _chain(first, rest):

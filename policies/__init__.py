@@ -1,4 +1,25 @@
-"""Policy bundles: declarative, versioned rules that turn screening evidence into allow / review / block.
+"""Policy bundles: declarative, versioned rules that turn screening facts into allow / review / block.
 
-Empty until the policy issue lands; screening verdicts are `clear` or `match` until then.
+Block overrides review overrides allow; no matching rule, or any evaluation
+error, means review. Importable without gRPC or storage; `guard` composes it.
 """
+
+from policies.bundle import Bundle, BundleError, load, parse, sign
+from policies.decide import Decision, Policy, TestReport, input_digest, run_tests
+from policies.rules import MatchFacts, Rule, ScreeningFacts
+
+__all__ = [
+    "Bundle",
+    "BundleError",
+    "Decision",
+    "MatchFacts",
+    "Policy",
+    "Rule",
+    "ScreeningFacts",
+    "TestReport",
+    "input_digest",
+    "load",
+    "parse",
+    "run_tests",
+    "sign",
+]

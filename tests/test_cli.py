@@ -98,10 +98,10 @@ def test_import_list_and_screen(served, tmp_path: Path) -> None:
     query.write_bytes(encode(songs[1][10 * DEMO_RATE: 25 * DEMO_RATE], DEMO_RATE, "mp3"))
     human = guard_cli("screen", str(query), "--prompt", "secret words", data_dir=data_dir)
     assert human.returncode == 0, human.stderr
-    assert human.stdout.startswith("verdict: match")
+    assert human.stdout.startswith("verdict: block")
     assert 'song-1 "One" (RH B)' in human.stdout
     as_json = json.loads(guard_cli("screen", str(query), "--json", data_dir=data_dir).stdout)
-    assert as_json["verdict"] == "VERDICT_MATCH"
+    assert as_json["verdict"] == "VERDICT_BLOCK"
     assert as_json["matches"][0]["work_id"] == "song-1"
     assert as_json["matches"][0]["kind"] == "MATCH_KIND_AUDIO"
 
@@ -134,7 +134,7 @@ def test_sigterm_drains_in_flight_requests(served) -> None:
         yield screening_pb2.ScreenStreamRequest(audio_chunk=audio[len(audio) // 2:])
 
     result = stub.ScreenStream(messages(), metadata=conn.metadata, timeout=60)
-    assert sent_first and result.verdict == screening_pb2.VERDICT_CLEAR
+    assert sent_first and result.verdict == screening_pb2.VERDICT_REVIEW
     assert proc.wait(timeout=60) == 0
     with pytest.raises(grpc.RpcError):
         stub.ScreenStream(iter([screening_pb2.ScreenStreamRequest(audio_chunk=audio)]), metadata=conn.metadata,

@@ -99,7 +99,8 @@ def test_every_screening_is_signed_logged_and_verifies(logged) -> None:
     assert record["screening_id"] == first.screening_id
     assert record["prompt"]["salted_sha256"] == prompt_hash(PROMPT, first.prompt_salt)
     assert PROMPT not in bundle.to_json()
-    assert record["screening"]["verdict"] == "match"
+    assert record["screening"]["verdict"] == "block"
+    assert record["policy"]["decision"] == "block" and record["policy"]["determining_rules"] == ["block-audio-reuse"]
     match = record["screening"]["matches"][0]
     assert match["work_id"] == "work-1" and isinstance(match["score_bp"], int) and match["score_bp"] == 10_000
     assert record["c2pa"]["assertions"][0]["data"]["actions"][0]["digitalSourceType"].endswith(

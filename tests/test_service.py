@@ -73,16 +73,17 @@ def test_register_screen_match_and_clear_on_each_database(guard_on_each_database
 
     excerpt = encode(song[int(25 * DEMO_RATE):int(40 * DEMO_RATE)], DEMO_RATE, "mp3")
     result = screen(g, excerpt)
-    assert result.verdict == screening_pb2.VERDICT_MATCH
+    assert result.verdict == screening_pb2.VERDICT_BLOCK
     (match,) = result.matches
     assert match.work_id == "work-1" and match.title == "Harbour Waltz"
     assert match.kind == screening_pb2.MATCH_KIND_AUDIO and match.fingerprint == "chromaprint"
     assert match.reference_start_seconds == pytest.approx(25.0, abs=0.3)
     assert 0.9999 < match.score <= 1.0
-    assert {t.stage for t in result.timings} == {"decode", "fingerprint", "match", "store"}
+    assert {t.stage for t in result.timings} == {"decode", "fingerprint", "match", "decide", "store"}
+    assert result.decision.determining_rules == ["block-audio-reuse"] and result.decision.bundle_id == "guard-default"
 
     clear = screen(g, encode(synth_music(22, 20.0), DEMO_RATE, "ogg"))
-    assert clear.verdict == screening_pb2.VERDICT_CLEAR and not clear.matches
+    assert clear.verdict == screening_pb2.VERDICT_ALLOW and not clear.matches
 
 
 def test_retry_with_the_same_idempotency_key_returns_the_same_screening(guard: Guard, song) -> None:
@@ -127,7 +128,7 @@ def test_bad_audio_gets_a_clear_status_and_stores_nothing(guard: Guard, audio, c
     got, details = status_of(lambda: screen(guard, audio))
     assert got == code and fragment in details
     assert _screenings(guard) == 0
-    assert screen(guard, wav_bytes(synth_music(2, 10.0), DEMO_RATE)).verdict == screening_pb2.VERDICT_CLEAR
+    assert screen(guard, wav_bytes(synth_music(2, 10.0), DEMO_RATE)).verdict == screening_pb2.VERDICT_ALLOW
 
 
 def test_malformed_metadata_is_invalid(guard: Guard) -> None:
@@ -155,7 +156,7 @@ def test_limits_give_resource_exhausted(tmp_path) -> None:
         assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "MiB limit" in details
         code, details = status_of(lambda: register(g, "w", big))
         assert code == grpc.StatusCode.RESOURCE_EXHAUSTED and "30 s limit" in details
-        assert screen(g, wav_bytes(synth_music(3, 10.0), DEMO_RATE)).verdict == screening_pb2.VERDICT_CLEAR
+        assert screen(g, wav_bytes(synth_music(3, 10.0), DEMO_RATE)).verdict == screening_pb2.VERDICT_ALLOW
     finally:
         g.running.stop(grace=1)
 
@@ -224,7 +225,7 @@ def test_health_reflection_and_metrics(guard: Guard) -> None:
     screen(guard, wav_bytes(synth_music(5, 10.0), DEMO_RATE), model_id="lyra-music")
     body = urllib.request.urlopen(f"http://127.0.0.1:{guard.running.metrics_port}/metrics").read().decode()
     assert 'guard_requests_total{code="OK",method="/guard.v1.ScreeningService/Screen"} 1.0' in body
-    assert 'guard_verdicts_total{model_id="lyra-music",verdict="clear"} 1.0' in body
+    assert 'guard_verdicts_total{model_id="lyra-music",verdict="allow"} 1.0' in body
     assert 'guard_stage_seconds_count{stage="fingerprint"} 1.0' in body
     assert "guard_request_seconds_bucket" in body
 
@@ -256,7 +257,7 @@ def test_catalog_get_list_page_and_retire(guard: Guard) -> None:
     retired = stub.RetireWork(catalog_pb2.RetireWorkRequest(work_id="w-2", reason="rights lapsed"), metadata=md)
     assert retired.state == catalog_pb2.WORK_STATE_RETIRED and retired.retired_reason == "rights lapsed"
     assert screen(guard, wav_bytes(synth_music(42, 15.0)[: 12 * DEMO_RATE], DEMO_RATE)).verdict == \
-        screening_pb2.VERDICT_CLEAR
+        screening_pb2.VERDICT_ALLOW
     listed = stub.ListWorks(catalog_pb2.ListWorksRequest(), metadata=md)
     assert "w-2" not in [w.details.work_id for w in listed.works]
     with_retired = stub.ListWorks(catalog_pb2.ListWorksRequest(include_retired=True), metadata=md)

@@ -62,6 +62,8 @@ class RecordInput:
     pipeline_id: str
     verdict: str
     matches: Sequence[RecordMatch]
+    policy: dict | None = None
+    """The policy decision (id, bundle, digest, effect, determining rules) this verdict came from."""
 
 
 def prompt_hash(prompt: str, salt: bytes) -> str:
@@ -120,7 +122,7 @@ def build(record: RecordInput) -> dict:
                 for m in record.matches
             ],
         },
-        "policy": None,
+        "policy": record.policy,
         "c2pa": {
             "assertions": [
                 {

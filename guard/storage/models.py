@@ -44,6 +44,8 @@ class WorkRow(SQLModel, table=True):
     isrc: str = ""
     iswc: str = ""
     extra: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    flags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    """Rights-holder flags policies can test, e.g. no_ai_use."""
     recording_sha256: str = Field(sa_column=Column(String(64), nullable=False))
     recording_seconds: float
     state: str = Field(sa_column=Column(String(16), nullable=False, index=True))
@@ -125,3 +127,35 @@ class CheckpointRow(SQLModel, table=True):
     root: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     note: str
     signed_at: dt.datetime = _utc()
+
+
+class PolicyBundleRow(SQLModel, table=True):
+    """Every bundle ever activated, with its files; the newest activation is the one in force."""
+
+    __tablename__ = "policy_bundle"
+
+    digest: str = Field(primary_key=True, max_length=64)
+    bundle_id: str = Field(max_length=64)
+    revision: int
+    key_id: str = Field(max_length=64)
+    files: dict = Field(sa_column=Column(JSON, nullable=False))
+    activated_at: dt.datetime = _utc()
+
+
+class PolicyDecisionRow(SQLModel, table=True):
+    """A decision and the exact facts it was made on, so it can be explained and replayed."""
+
+    __tablename__ = "policy_decision"
+
+    decision_id: str = Field(primary_key=True, max_length=64)
+    screening_id: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    bundle_id: str = Field(max_length=64)
+    revision: int
+    bundle_digest: str = Field(max_length=64)
+    facts: dict = Field(sa_column=Column(JSON, nullable=False))
+    input_sha256: str = Field(max_length=64)
+    effect: str = Field(max_length=16)
+    determining_rules: list = Field(sa_column=Column(JSON, nullable=False))
+    reasons: list = Field(sa_column=Column(JSON, nullable=False))
+    errors: list = Field(sa_column=Column(JSON, nullable=False))
+    evaluated_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -20,7 +20,7 @@ WORK_STATE_ACTIVE: WorkState
 WORK_STATE_RETIRED: WorkState
 
 class WorkDetails(_message.Message):
-    __slots__ = ("work_id", "title", "rights_holder", "isrc", "iswc", "metadata")
+    __slots__ = ("work_id", "title", "rights_holder", "isrc", "iswc", "metadata", "rights_holder_flags")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -34,13 +34,15 @@ class WorkDetails(_message.Message):
     ISRC_FIELD_NUMBER: _ClassVar[int]
     ISWC_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    RIGHTS_HOLDER_FLAGS_FIELD_NUMBER: _ClassVar[int]
     work_id: str
     title: str
     rights_holder: str
     isrc: str
     iswc: str
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, work_id: _Optional[str] = ..., title: _Optional[str] = ..., rights_holder: _Optional[str] = ..., isrc: _Optional[str] = ..., iswc: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    rights_holder_flags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, work_id: _Optional[str] = ..., title: _Optional[str] = ..., rights_holder: _Optional[str] = ..., isrc: _Optional[str] = ..., iswc: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., rights_holder_flags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Work(_message.Message):
     __slots__ = ("details", "state", "recording_seconds", "recording_sha256", "registered_at", "retired_at", "retired_reason")

@@ -13,21 +13,23 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VERDICT_UNSPECIFIED: _ClassVar[Verdict]
-    VERDICT_CLEAR: _ClassVar[Verdict]
-    VERDICT_MATCH: _ClassVar[Verdict]
+    VERDICT_ALLOW: _ClassVar[Verdict]
+    VERDICT_REVIEW: _ClassVar[Verdict]
+    VERDICT_BLOCK: _ClassVar[Verdict]
 
 class MatchKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MATCH_KIND_UNSPECIFIED: _ClassVar[MatchKind]
     MATCH_KIND_AUDIO: _ClassVar[MatchKind]
 VERDICT_UNSPECIFIED: Verdict
-VERDICT_CLEAR: Verdict
-VERDICT_MATCH: Verdict
+VERDICT_ALLOW: Verdict
+VERDICT_REVIEW: Verdict
+VERDICT_BLOCK: Verdict
 MATCH_KIND_UNSPECIFIED: MatchKind
 MATCH_KIND_AUDIO: MatchKind
 
 class Generation(_message.Message):
-    __slots__ = ("prompt", "model_id", "model_version", "consent_reference", "pipeline_id", "consent_scope", "consent_granted_at")
+    __slots__ = ("prompt", "model_id", "model_version", "consent_reference", "pipeline_id", "consent_scope", "consent_granted_at", "commercial_use", "territory")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +37,8 @@ class Generation(_message.Message):
     PIPELINE_ID_FIELD_NUMBER: _ClassVar[int]
     CONSENT_SCOPE_FIELD_NUMBER: _ClassVar[int]
     CONSENT_GRANTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMMERCIAL_USE_FIELD_NUMBER: _ClassVar[int]
+    TERRITORY_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     model_id: str
     model_version: str
@@ -42,7 +46,9 @@ class Generation(_message.Message):
     pipeline_id: str
     consent_scope: str
     consent_granted_at: _timestamp_pb2.Timestamp
-    def __init__(self, prompt: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., consent_reference: _Optional[str] = ..., pipeline_id: _Optional[str] = ..., consent_scope: _Optional[str] = ..., consent_granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    commercial_use: bool
+    territory: str
+    def __init__(self, prompt: _Optional[str] = ..., model_id: _Optional[str] = ..., model_version: _Optional[str] = ..., consent_reference: _Optional[str] = ..., pipeline_id: _Optional[str] = ..., consent_scope: _Optional[str] = ..., consent_granted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., commercial_use: _Optional[bool] = ..., territory: _Optional[str] = ...) -> None: ...
 
 class ScreenRequest(_message.Message):
     __slots__ = ("audio", "generation", "idempotency_key")
@@ -63,6 +69,24 @@ class ScreenStreamRequest(_message.Message):
     idempotency_key: str
     audio_chunk: bytes
     def __init__(self, generation: _Optional[_Union[Generation, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., audio_chunk: _Optional[bytes] = ...) -> None: ...
+
+class PolicyDecision(_message.Message):
+    __slots__ = ("decision_id", "bundle_id", "revision", "bundle_digest", "determining_rules", "reasons", "errors")
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_ID_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DETERMINING_RULES_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    decision_id: str
+    bundle_id: str
+    revision: int
+    bundle_digest: str
+    determining_rules: _containers.RepeatedScalarFieldContainer[str]
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    errors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, decision_id: _Optional[str] = ..., bundle_id: _Optional[str] = ..., revision: _Optional[int] = ..., bundle_digest: _Optional[str] = ..., determining_rules: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Match(_message.Message):
     __slots__ = ("work_id", "kind", "score", "false_match_probability", "query_start_seconds", "query_end_seconds", "reference_start_seconds", "reference_end_seconds", "fingerprint", "bit_error_rate", "title", "rights_holder")
@@ -101,7 +125,7 @@ class StageTiming(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., milliseconds: _Optional[float] = ...) -> None: ...
 
 class ScreenResponse(_message.Message):
-    __slots__ = ("screening_id", "verdict", "matches", "timings", "duration_seconds", "audio_sha256", "screened_at", "replayed", "record_id", "log_index", "prompt_salt")
+    __slots__ = ("screening_id", "verdict", "matches", "timings", "duration_seconds", "audio_sha256", "screened_at", "replayed", "record_id", "log_index", "prompt_salt", "decision")
     SCREENING_ID_FIELD_NUMBER: _ClassVar[int]
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     MATCHES_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +137,7 @@ class ScreenResponse(_message.Message):
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     LOG_INDEX_FIELD_NUMBER: _ClassVar[int]
     PROMPT_SALT_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
     screening_id: str
     verdict: Verdict
     matches: _containers.RepeatedCompositeFieldContainer[Match]
@@ -124,4 +149,5 @@ class ScreenResponse(_message.Message):
     record_id: str
     log_index: int
     prompt_salt: bytes
-    def __init__(self, screening_id: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., duration_seconds: _Optional[float] = ..., audio_sha256: _Optional[str] = ..., screened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replayed: _Optional[bool] = ..., record_id: _Optional[str] = ..., log_index: _Optional[int] = ..., prompt_salt: _Optional[bytes] = ...) -> None: ...
+    decision: PolicyDecision
+    def __init__(self, screening_id: _Optional[str] = ..., verdict: _Optional[_Union[Verdict, str]] = ..., matches: _Optional[_Iterable[_Union[Match, _Mapping]]] = ..., timings: _Optional[_Iterable[_Union[StageTiming, _Mapping]]] = ..., duration_seconds: _Optional[float] = ..., audio_sha256: _Optional[str] = ..., screened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replayed: _Optional[bool] = ..., record_id: _Optional[str] = ..., log_index: _Optional[int] = ..., prompt_salt: _Optional[bytes] = ..., decision: _Optional[_Union[PolicyDecision, _Mapping]] = ...) -> None: ...
