@@ -184,7 +184,7 @@ _VERDICTS = {"allow": screening_pb2.VERDICT_ALLOW, "review": screening_pb2.VERDI
 def decision_message(d: policies.Decision) -> screening_pb2.PolicyDecision:
     return screening_pb2.PolicyDecision(
         decision_id=d.decision_id, bundle_id=d.bundle_id, revision=d.revision, bundle_digest=d.bundle_digest,
-        determining_rules=d.determining_rules, reasons=d.reasons, errors=d.errors,
+        determining_rules=d.determining_rules, reasons=d.reasons, errors=d.errors, effect=d.effect,
     )
 
 

@@ -5,21 +5,24 @@ error, means review. Importable without gRPC or storage; `guard` composes it.
 """
 
 from policies.bundle import Bundle, BundleError, load, parse, sign
-from policies.decide import Decision, Policy, TestReport, input_digest, run_tests
+from policies.decide import Change, Decision, Policy, StoredDecision, TestReport, input_digest, replay, run_tests
 from policies.rules import MatchFacts, Rule, ScreeningFacts
 
 __all__ = [
     "Bundle",
     "BundleError",
+    "Change",
     "Decision",
     "MatchFacts",
     "Policy",
     "Rule",
     "ScreeningFacts",
+    "StoredDecision",
     "TestReport",
     "input_digest",
     "load",
     "parse",
+    "replay",
     "run_tests",
     "sign",
 ]

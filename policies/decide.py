@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import rfc8785
@@ -47,6 +48,10 @@ class Policy:
     def decide(self, facts: ScreeningFacts, *, decision_id: str, now: dt.datetime) -> Decision:
         held: list[CompiledRule] = []
         errors: list[str] = []
+        try:
+            digest = input_digest(facts)
+        except Exception as exc:  # malformed facts are an evaluation error too: fail closed
+            digest, errors = "", [f"facts: {type(exc).__name__}: {exc}"]
         for compiled in self._rules:
             try:
                 if compiled.holds(facts):
@@ -67,7 +72,7 @@ class Policy:
             bundle_id=self.bundle.bundle_id,
             revision=self.bundle.revision,
             bundle_digest=self.bundle.digest,
-            input_sha256=input_digest(facts),
+            input_sha256=digest,
             effect=effect,
             determining_rules=tuple(r.id for r in determining),
             reasons=tuple(reasons),
@@ -103,3 +108,37 @@ def run_tests(policy: Policy, now: dt.datetime) -> TestReport:
                             f"(rules: {', '.join(decision.determining_rules) or 'none'})")
     unexercised = tuple(r.id for r in policy.bundle.rules if r.id not in exercised)
     return TestReport(tuple(failures), unexercised, len(policy.bundle.cases))
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    decision_id: str
+    facts: ScreeningFacts
+    input_sha256: str
+    effect: str
+    determining_rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    decision_id: str
+    before: str
+    after: str
+    rules_before: tuple[str, ...]
+    rules_after: tuple[str, ...]
+
+    @property
+    def unblocks(self) -> bool:
+        """A past block that would now be allowed: the change a policy author must never make silently."""
+        return self.before == "block" and self.after == "allow"
+
+
+def replay(policy: Policy, stored: Iterable[StoredDecision], now: dt.datetime) -> Iterator[Change]:
+    """Re-evaluate stored facts under `policy`; yield every decision whose outcome would change."""
+    for past in stored:
+        decision = policy.decide(past.facts, decision_id=past.decision_id, now=now)
+        if decision.input_sha256 != past.input_sha256:
+            raise ValueError(f"{past.decision_id}: stored facts do not match their digest")
+        if (decision.effect, decision.determining_rules) != (past.effect, past.determining_rules):
+            yield Change(past.decision_id, past.effect, decision.effect, past.determining_rules,
+                         decision.determining_rules)

@@ -71,7 +71,7 @@ class ScreenStreamRequest(_message.Message):
     def __init__(self, generation: _Optional[_Union[Generation, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., audio_chunk: _Optional[bytes] = ...) -> None: ...
 
 class PolicyDecision(_message.Message):
-    __slots__ = ("decision_id", "bundle_id", "revision", "bundle_digest", "determining_rules", "reasons", "errors")
+    __slots__ = ("decision_id", "bundle_id", "revision", "bundle_digest", "determining_rules", "reasons", "errors", "effect")
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     BUNDLE_ID_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,7 @@ class PolicyDecision(_message.Message):
     DETERMINING_RULES_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
+    EFFECT_FIELD_NUMBER: _ClassVar[int]
     decision_id: str
     bundle_id: str
     revision: int
@@ -86,7 +87,8 @@ class PolicyDecision(_message.Message):
     determining_rules: _containers.RepeatedScalarFieldContainer[str]
     reasons: _containers.RepeatedScalarFieldContainer[str]
     errors: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, decision_id: _Optional[str] = ..., bundle_id: _Optional[str] = ..., revision: _Optional[int] = ..., bundle_digest: _Optional[str] = ..., determining_rules: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[str]] = ...) -> None: ...
+    effect: str
+    def __init__(self, decision_id: _Optional[str] = ..., bundle_id: _Optional[str] = ..., revision: _Optional[int] = ..., bundle_digest: _Optional[str] = ..., determining_rules: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[str]] = ..., effect: _Optional[str] = ...) -> None: ...
 
 class Match(_message.Message):
     __slots__ = ("work_id", "kind", "score", "false_match_probability", "query_start_seconds", "query_end_seconds", "reference_start_seconds", "reference_end_seconds", "fingerprint", "bit_error_rate", "title", "rights_holder")
