@@ -165,6 +165,7 @@ def _serve(args: argparse.Namespace) -> int:
         prompt_key_file=args.prompt_key_file or _env_path("GUARD_PROMPT_KEY_FILE"),
         limits=Limits(max_request_bytes=args.max_request_mib * MIB, max_audio_seconds=args.max_audio_seconds),
     )
+    stopping = server.stop_on_signals()
     running = server.start(settings)
     if args.demo_catalog:
         from guard.demo import install_demo
@@ -176,7 +177,8 @@ def _serve(args: argparse.Namespace) -> int:
         for path in queries:
             print(f"  {guard_bin} screen --data-dir {settings.data_dir} {path}", file=sys.stderr)
         print(file=sys.stderr)
-    server.serve_forever(running, settings.shutdown_grace_seconds)
+    stopping.wait()
+    running.stop(settings.shutdown_grace_seconds)
     return 0
 
 

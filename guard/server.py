@@ -150,8 +150,8 @@ def start(
     return RunningServer(server, port, metrics_port, catalog, health_servicer, stop_persisting, persister, metrics_http)
 
 
-def serve_forever(running: RunningServer, grace: float) -> None:
-    """Block until SIGTERM or SIGINT, then drain in-flight requests."""
+def stop_on_signals() -> threading.Event:
+    """Install SIGTERM/SIGINT handlers before the server announces itself, so no signal finds it defenceless."""
     stopping = threading.Event()
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -160,8 +160,7 @@ def serve_forever(running: RunningServer, grace: float) -> None:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    stopping.wait()
-    running.stop(grace)
+    return stopping
 
 
 def _persist_loop(catalog: Catalog, stop: threading.Event) -> None:
