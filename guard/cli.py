@@ -569,13 +569,11 @@ def _policy_explain(args: argparse.Namespace) -> int:
 def _policy_replay(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from sqlmodel import Session, col, select
-
     import policies
     from guard.config import Settings
+    from guard.policy import stored_decisions
     from guard.provenance.keyring import parse_rfc3339
     from guard.storage import create_engine_for
-    from guard.storage.models import PolicyDecisionRow
 
     bundle = _load_bundle(args, args.bundle)
     if bundle is None:
@@ -587,20 +585,10 @@ def _policy_replay(args: argparse.Namespace) -> int:
         since = parse_rfc3339(args.since if "T" in args.since else args.since + "T00:00:00Z")
     engine = create_engine_for(url)
 
-    def stored():
-        with Session(engine) as session:
-            query = select(PolicyDecisionRow.decision_id, PolicyDecisionRow.facts, PolicyDecisionRow.input_sha256,
-                           PolicyDecisionRow.effect, PolicyDecisionRow.determining_rules)
-            if since is not None:
-                query = query.where(col(PolicyDecisionRow.evaluated_at) >= since)
-            for decision_id, facts, digest, effect, rules in session.exec(query.execution_options(yield_per=2000)):
-                yield policies.StoredDecision(decision_id, policies.ScreeningFacts.from_dict(facts), digest,
-                                              effect, tuple(rules))
-
     counted = []
 
     def counting():
-        for item in stored():
+        for item in stored_decisions(engine, since):
             counted.append(1)
             yield item
 

@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import structlog
@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 import policies
 from guard.errors import FailedPrecondition, InvalidArgument
-from guard.storage.models import PolicyBundleRow
+from guard.storage.models import PolicyBundleRow, PolicyDecisionRow
 
 log = structlog.get_logger("guard.policy")
 
@@ -139,6 +139,18 @@ class PolicyGate:
             session.commit()
         log.info("policy_default_installed", digest=bundle.digest)
         return policies.Policy(bundle)
+
+
+def stored_decisions(engine: Engine, since: dt.datetime | None = None) -> Iterator[policies.StoredDecision]:
+    """Every stored decision (from `since`), streamed in batches, for replay."""
+    query = select(PolicyDecisionRow.decision_id, PolicyDecisionRow.facts, PolicyDecisionRow.input_sha256,
+                   PolicyDecisionRow.effect, PolicyDecisionRow.determining_rules)
+    if since is not None:
+        query = query.where(col(PolicyDecisionRow.evaluated_at) >= since)
+    with Session(engine) as session:
+        for decision_id, facts, digest, effect, rules in session.exec(query.execution_options(yield_per=2000)):
+            yield policies.StoredDecision(decision_id, policies.ScreeningFacts.from_dict(facts), digest, effect,
+                                          tuple(rules))
 
 
 def _refusal(bundle: policies.Bundle, current: policies.Bundle, now: dt.datetime) -> str:

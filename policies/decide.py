@@ -44,6 +44,10 @@ class Policy:
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
         self._rules = tuple(CompiledRule.of(r) for r in bundle.rules)
+        self._tiers = tuple(
+            tuple(c for c in self._rules if c.rule.effect == effect)
+            for effect in sorted(EFFECT_ORDER, key=EFFECT_ORDER.__getitem__, reverse=True)
+        )
 
     def decide(self, facts: ScreeningFacts, *, decision_id: str, now: dt.datetime) -> Decision:
         held: list[CompiledRule] = []
@@ -52,12 +56,15 @@ class Policy:
             digest = input_digest(facts)
         except Exception as exc:  # malformed facts are an evaluation error too: fail closed
             digest, errors = "", [f"facts: {type(exc).__name__}: {exc}"]
-        for compiled in self._rules:
-            try:
-                if compiled.holds(facts):
-                    held.append(compiled)
-            except Exception as exc:  # fail closed: any evaluation error turns into review
-                errors.append(f"{compiled.rule.id}: {type(exc).__name__}: {exc}")
+        for tier in self._tiers:  # block rules first: once a tier holds, weaker ones cannot change the effect
+            for compiled in tier:
+                try:
+                    if compiled.holds(facts):
+                        held.append(compiled)
+                except Exception as exc:  # fail closed: any evaluation error turns into review
+                    errors.append(f"{compiled.rule.id}: {type(exc).__name__}: {exc}")
+            if held:
+                break
         if held:
             effect = max((c.rule.effect for c in held), key=EFFECT_ORDER.__getitem__)
             determining = [c.rule for c in held if c.rule.effect == effect]

@@ -77,7 +77,12 @@ class MatchFacts:
     work_id: str
     kind: str
     score: float
+    """Quantised to basis points, the precision facts are stored with, so a replay sees what the decision saw."""
     rights_holder_flags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.score, float | int):
+            object.__setattr__(self, "score", round(self.score * 10_000) / 10_000)
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,10 @@ class ScreeningFacts:
     model_version: str = ""
     duration_seconds: float = 0.0
     territory: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.duration_seconds, float | int):
+            object.__setattr__(self, "duration_seconds", round(self.duration_seconds * 1000) / 1000)
 
     def to_dict(self) -> dict:
         return {
