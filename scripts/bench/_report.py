@@ -21,7 +21,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {dt.date.today().isoformat()}"
+    load = os.getloadavg()[0]
+    return (f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {dt.date.today().isoformat()}, "
+            f"1-min load average {load:.1f} when the run began")
 
 
 def write_section(name: str, markdown: str) -> None:

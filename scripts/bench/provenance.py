@@ -138,6 +138,7 @@ def audit_times(folder: Path, bundle, keyring) -> dict:
 
 
 def main() -> None:
+    where = machine()
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=5000)
     parser.add_argument("--entries", type=int, default=1_000_000)
@@ -155,7 +156,7 @@ def main() -> None:
     su = rate["stage_us"]
     write_section("provenance", f"""## Provenance: signing, logging, proofs, offline audit
 
-Command: `{command.strip()}` ({machine()}; pinned to one core by the wrapper with `taskset -c 0`)
+Command: `{command.strip()}` ({where}; pinned to one core by the wrapper with `taskset -c 0`)
 
 | figure | measured | target |
 |---|---|---|
