@@ -79,8 +79,10 @@ class Catalog:
         index_dir: Path,
         clock: Callable[[], dt.datetime],
         limits: Limits,
+        on_new_work: Callable[[WorkRow, fingerprints.AudioFingerprint], None] | None = None,
     ) -> None:
         self._engine = engine
+        self._on_new_work = on_new_work
         self._index_dir = index_dir
         self._clock = clock
         self._limits = limits
@@ -129,6 +131,8 @@ class Catalog:
                 self.matcher = self.matcher.rebuilt()
             self._dirty.set()
         log.info("work_registered", work_id=row.work_id, seconds=row.recording_seconds)
+        if self._on_new_work is not None:
+            self._on_new_work(row, printed)
         return row, True
 
     def get(self, work_id: str) -> WorkRow:

@@ -36,6 +36,11 @@ class Settings:
     metrics_listen: str | None = "127.0.0.1:9464"
     workers: int = 8
     shutdown_grace_seconds: float = 30.0
+    jurisdiction: str = "US"
+    """Country (ISO 3166-1) whose public holidays count against statutory business days."""
+    subdivision: str | None = None
+    due_interval_seconds: float = 60.0
+    """How often the disputes' automated steps (restores, lapses) are taken."""
     prompt_key_file: Path | None = None
     """32-byte AES key for prompts at rest; default: DATA_DIR/keys/prompt.key (created on first start)."""
     limits: Limits = field(default_factory=Limits)

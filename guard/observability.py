@@ -9,6 +9,7 @@ drops them should anyone try.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 import time
@@ -21,7 +22,18 @@ import grpc
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from guard.auth import AuthError, Authorizer
+from guard.auth import AuthError, Authorizer, Principal
+
+_PRINCIPAL: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("guard_principal", default=None)
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of the RPC being served (set by the interceptor)."""
+    principal = _PRINCIPAL.get()
+    if principal is None:
+        raise RuntimeError("no authenticated principal outside an RPC")
+    return principal
+
 
 _REDACTED_KEYS = frozenset({"prompt", "authorization", "token", "audio", "key", "password"})
 _MAX_MODEL_LABELS = 200
@@ -140,7 +152,11 @@ class RequestInterceptor(grpc.ServerInterceptor):
                 code = grpc.StatusCode.UNAUTHENTICATED if exc.unauthenticated else grpc.StatusCode.PERMISSION_DENIED
                 context.abort(code, str(exc))
             structlog.contextvars.bind_contextvars(role=principal.role, principal=principal.name)
-            yield
+            token = _PRINCIPAL.set(principal)
+            try:
+                yield
+            finally:
+                _PRINCIPAL.reset(token)
         except Exception as exc:
             if context.code() is None:
                 failure = type(exc).__name__

@@ -7,6 +7,7 @@ import os
 import secrets
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
@@ -17,20 +18,24 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
+import takedown
 from guard.auth import Authorizer
 from guard.catalog import Catalog
 from guard.config import MIB, Settings
 from guard.datadir import DataDir
+from guard.disputes import DisputeDesk
 from guard.observability import Metrics, RequestInterceptor
-from guard.prompts import PromptCipher
-from guard.screening import Screener
-from guard.provenance.log import TransparencyLog
 from guard.policy import PolicyGate
-from guard.servicers import CatalogServicer, PolicyServicer, ProvenanceServicer, ScreeningServicer
+from guard.prompts import PromptCipher
+from guard.provenance.log import TransparencyLog
+from guard.screening import Screener
+from guard.servicers import CatalogServicer, DisputeServicer, PolicyServicer, ProvenanceServicer, ScreeningServicer
 from guard.storage import create_engine_for, migrate
 from guard.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
+    disputes_pb2,
+    disputes_pb2_grpc,
     policy_pb2,
     policy_pb2_grpc,
     provenance_pb2,
@@ -43,7 +48,8 @@ log = structlog.get_logger("guard.server")
 
 _PERSIST_EVERY_S = 5.0
 _SERVICES = ("guard.v1.CatalogService", "guard.v1.ScreeningService", "guard.v1.ProvenanceService",
-             "guard.v1.PolicyService")
+             "guard.v1.PolicyService", "guard.v1.DisputeService")
+MODEL_VERSION = "chromaprint+faiss-ivf/1"
 
 
 def utc_now() -> dt.datetime:
@@ -64,6 +70,8 @@ class RunningServer:
     _stop_persisting: threading.Event
     _persister: threading.Thread
     _metrics_http: object | None
+    desk: DisputeDesk
+    _scans: futures.ThreadPoolExecutor
 
     def stop(self, grace: float) -> None:
         """Refuse new calls, let in-flight ones finish within `grace`, then persist the index."""
@@ -71,6 +79,7 @@ class RunningServer:
         self.server.stop(grace).wait()
         self._stop_persisting.set()
         self._persister.join()
+        self._scans.shutdown(wait=True)
         self.catalog.persist()
         if self._metrics_http is not None:
             self._metrics_http.shutdown()  # type: ignore[attr-defined]
@@ -87,13 +96,24 @@ def start(
     data_dir.ensure(clock())
     engine = create_engine_for(settings.effective_database_url)
     migrate(engine)
-    catalog = Catalog(engine, data_dir.index_dir, clock, settings.limits)
+    transparency_log = TransparencyLog(engine, data_dir.signing_keys, clock)
+    gate = PolicyGate(engine, data_dir.policy_keys, clock)
+    desk = DisputeDesk(engine, transparency_log, takedown.BusinessCalendar(settings.jurisdiction, settings.subdivision),
+                       clock, new_case_id)
+    scans = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard-rescan")
+
+    def automated() -> takedown.Actor:
+        bundle = gate.active.bundle
+        return takedown.Actor("automated", "guard", policy_version=f"{bundle.bundle_id}@{bundle.revision}",
+                              model_version=MODEL_VERSION)
+
+    def rescan(row, printed) -> None:
+        scans.submit(_logged, desk.rescan_for_work, row.work_id, row.number, printed, automated(), row.rights_holder)
+
+    catalog = Catalog(engine, data_dir.index_dir, clock, settings.limits, on_new_work=rescan)
     metrics = Metrics()
     cipher = PromptCipher((settings.prompt_key_file or data_dir.prompt_key).read_bytes(), random_bytes)
-    keys = data_dir.signing_keys
-    transparency_log = TransparencyLog(engine, keys, clock)
-    gate = PolicyGate(engine, data_dir.policy_keys, clock)
-    screener = Screener(engine, catalog, cipher, transparency_log, keys, gate, clock, new_id, random_bytes,
+    screener = Screener(engine, catalog, cipher, transparency_log, data_dir.signing_keys, gate, clock, new_id, random_bytes,
                         settings.limits)
 
     message_limit = settings.limits.max_request_bytes + MIB
@@ -105,7 +125,8 @@ def start(
             ("grpc.max_send_message_length", message_limit),
         ],
     )
-    catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(catalog, settings.limits), server)
+    catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(catalog, desk, settings.limits), server)
+    disputes_pb2_grpc.add_DisputeServiceServicer_to_server(DisputeServicer(desk), server)
     screening_pb2_grpc.add_ScreeningServiceServicer_to_server(
         ScreeningServicer(screener, metrics, settings.limits), server
     )
@@ -118,6 +139,7 @@ def start(
         screening_pb2.DESCRIPTOR.services_by_name["ScreeningService"].full_name,
         provenance_pb2.DESCRIPTOR.services_by_name["ProvenanceService"].full_name,
         policy_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name,
+        disputes_pb2.DESCRIPTOR.services_by_name["DisputeService"].full_name,
         health.SERVICE_NAME,
         reflection.SERVICE_NAME,
     )
@@ -140,14 +162,16 @@ def start(
 
     stop_persisting = threading.Event()
     persister = threading.Thread(
-        target=_persist_loop, args=(catalog, stop_persisting), name="guard-index-persist", daemon=True
+        target=_background_loop, args=(catalog, desk, automated, settings.due_interval_seconds, stop_persisting),
+        name="guard-background", daemon=True,
     )
     persister.start()
     host = settings.listen.rpartition(":")[0]
     data_dir.address_file.write_text(f"{'localhost' if host in ('', '0.0.0.0', '[::]') else host}:{port}\n")
     log.info("server_started", listen=settings.listen, port=port, metrics_port=metrics_port,
              works=catalog.matcher.works, database=settings.effective_database_url.split(":", 1)[0])
-    return RunningServer(server, port, metrics_port, catalog, health_servicer, stop_persisting, persister, metrics_http)
+    return RunningServer(server, port, metrics_port, catalog, health_servicer, stop_persisting, persister,
+                         metrics_http, desk, scans)
 
 
 def stop_on_signals() -> threading.Event:
@@ -163,9 +187,23 @@ def stop_on_signals() -> threading.Event:
     return stopping
 
 
-def _persist_loop(catalog: Catalog, stop: threading.Event) -> None:
+def _background_loop(catalog: Catalog, desk: DisputeDesk, automated: Callable[[], takedown.Actor],
+                     due_every: float, stop: threading.Event) -> None:
+    """Persist the index when it changed, and take the disputes' automated steps when they fall due."""
+    last_due = 0.0
     while not stop.wait(_PERSIST_EVERY_S):
-        try:
-            catalog.persist()
-        except Exception:
-            log.exception("index_persist_failed")
+        _logged(catalog.persist)
+        if time.monotonic() - last_due >= due_every:
+            _logged(desk.run_due, automated())
+            last_due = time.monotonic()
+
+
+def _logged(fn: Callable[..., object], *args: object) -> None:
+    try:
+        fn(*args)
+    except Exception:
+        log.exception("background_task_failed", task=getattr(fn, "__name__", str(fn)))
+
+
+def new_case_id() -> str:
+    return "case_" + secrets.token_hex(8)

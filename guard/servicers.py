@@ -15,18 +15,22 @@ from sqlmodel import Session
 
 import fingerprints
 import policies
+import takedown
 from guard.catalog import ACTIVE, Catalog, WorkDetails
 from guard.config import Limits
+from guard.disputes import CaseView, DisputeDesk, parse_action
 from guard.errors import GuardError, InvalidArgument, NotFound, ResourceExhausted
-from guard.observability import Metrics
+from guard.observability import Metrics, current_principal
 from guard.screening import Evidence, Generation, Screener, Screening, decision_from_row
 from guard.policy import PolicyGate
 from guard.provenance.bundle import Leaf
 from guard.provenance.log import TransparencyLog
-from guard.storage.models import PolicyDecisionRow, ProvenanceRecordRow, WorkRow
+from guard.storage.models import PolicyDecisionRow, ProvenanceRecordRow, RetroactiveScanRow, WorkRow
 from guard.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
+    disputes_pb2,
+    disputes_pb2_grpc,
     policy_pb2,
     policy_pb2_grpc,
     provenance_pb2,
@@ -68,7 +72,7 @@ def _timestamp(value: object) -> Timestamp | None:
     return stamp
 
 
-def work_message(row: WorkRow) -> catalog_pb2.Work:
+def work_message(row: WorkRow, scan: RetroactiveScanRow | None = None) -> catalog_pb2.Work:
     return catalog_pb2.Work(
         details=catalog_pb2.WorkDetails(
             work_id=row.work_id, title=row.title, rights_holder=row.rights_holder,
@@ -80,12 +84,16 @@ def work_message(row: WorkRow) -> catalog_pb2.Work:
         registered_at=_timestamp(row.registered_at),
         retired_at=_timestamp(row.retired_at),
         retired_reason=row.retired_reason,
+        retroactive_scan=catalog_pb2.RetroactiveScan(
+            state=scan.state, total=scan.total, checked=scan.checked, cases_opened=scan.cases_opened,
+        ) if scan else None,
     )
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
-    def __init__(self, catalog: Catalog, limits: Limits) -> None:
+    def __init__(self, catalog: Catalog, desk: DisputeDesk, limits: Limits) -> None:
         self._catalog = catalog
+        self._desk = desk
         self._limits = limits
 
     def RegisterWork(self, request_iterator, context):  # noqa: N802 (gRPC's names)
@@ -101,11 +109,12 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             chunks = (m.recording_chunk for m in _chain(first, request_iterator))
             recording = _receive_upload(chunks, self._limits.max_upload_bytes)
             row, created = self._catalog.register(details, recording)
-            return catalog_pb2.RegisterWorkResponse(work=work_message(row), created=created)
+            return catalog_pb2.RegisterWorkResponse(work=work_message(row, self._desk.scan(row.work_id)),
+                                                    created=created)
 
     def GetWork(self, request, context):  # noqa: N802
         with _statuses(context):
-            return work_message(self._catalog.get(request.work_id))
+            return work_message(self._catalog.get(request.work_id), self._desk.scan(request.work_id))
 
     def ListWorks(self, request, context):  # noqa: N802
         with _statuses(context):
@@ -314,3 +323,105 @@ def _decode_page_token(token: str) -> int:
         return int(text.removeprefix("after:"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidArgument("page_token is not one this server issued") from exc
+
+
+class DisputeServicer(disputes_pb2_grpc.DisputeServiceServicer):
+    def __init__(self, desk: DisputeDesk) -> None:
+        self._desk = desk
+
+    def FileNotice(self, request, context):  # noqa: N802
+        with _statuses(context):
+            n = request.notice
+            if n.regime not in ("dmca", "dsa"):
+                raise InvalidArgument("notice.regime must be 'dmca' or 'dsa'")
+            notice = takedown.Notice(
+                regime=n.regime, claimant_name=n.claimant_name, claimant_email=n.claimant_email,
+                claimant_address=n.claimant_address, claimant_phone=n.claimant_phone, signature=n.signature,
+                work_description=n.work_description, work_id=n.work_id,
+                content_locations=tuple(n.content_locations) or (request.screening_id,), explanation=n.explanation,
+                good_faith_statement=n.good_faith_statement, accuracy_statement=n.accuracy_statement,
+            )
+            return self._message(self._desk.file_notice(notice, request.screening_id, _staff()))
+
+    def FileCounterNotice(self, request, context):  # noqa: N802
+        with _statuses(context):
+            c = request.counter_notice
+            counter = takedown.CounterNotice(
+                uploader_name=c.uploader_name, uploader_address=c.uploader_address, uploader_phone=c.uploader_phone,
+                signature=c.signature, material_identification=c.material_identification,
+                mistake_statement=c.mistake_statement, jurisdiction_consent=c.jurisdiction_consent,
+            )
+            return self._message(self._desk.file_counter_notice(request.case_id, counter, _staff()))
+
+    def Act(self, request, context):  # noqa: N802
+        with _statuses(context):
+            return self._message(self._desk.act(
+                request.case_id, parse_action(request.action), _staff(), reason=request.reason, basis=request.basis,
+                evidence_sha256=tuple(request.evidence_sha256)))
+
+    def GetCase(self, request, context):  # noqa: N802
+        with _statuses(context):
+            return self._message(self._desk.get(request.case_id))
+
+    def ListCases(self, request, context):  # noqa: N802
+        with _statuses(context):
+            rows = self._desk.list(state=request.state, work_id=request.work_id, claimant=request.claimant,
+                                   due_before=_date(request.due_before, "due_before"))
+            return disputes_pb2.ListCasesResponse(cases=[self._message(self._desk.get(r.case_id)) for r in rows])
+
+    def ListDue(self, request, context):  # noqa: N802
+        with _statuses(context):
+            until = _date(request.until, "until") or dt.date.max
+            rows = self._desk.list(due_before=until)
+            return disputes_pb2.ListCasesResponse(cases=[self._message(self._desk.get(r.case_id)) for r in rows])
+
+    def _message(self, view: CaseView) -> disputes_pb2.Case:
+        case = view.case
+        item = takedown.due(case, dt.date.min)
+        n = case.notice
+        return disputes_pb2.Case(
+            case_id=case.case_id, state=case.state.value, origin=view.origin,
+            notice=disputes_pb2.Notice(
+                regime=n.regime, claimant_name=n.claimant_name, claimant_email=n.claimant_email,
+                claimant_address=n.claimant_address, claimant_phone=n.claimant_phone, signature=n.signature,
+                work_description=n.work_description, work_id=n.work_id, content_locations=n.content_locations,
+                explanation=n.explanation, good_faith_statement=n.good_faith_statement,
+                accuracy_statement=n.accuracy_statement),
+            track_id=case.track_id, uploader=case.uploader, work_id=view.work_id,
+            opened_at=_timestamp(case.opened_at),
+            due_action=item.action.value if item else "", due_on=item.due_on.isoformat() if item else "",
+            respond_by=_day(case.respond_by), restore_not_before=_day(case.restore_not_before),
+            restore_not_after=_day(case.restore_not_after), complaint_until=_timestamp(case.complaint_until),
+            statement_of_reasons=case.statement_of_reasons, close_reason=case.close_reason,
+            missing_elements=view.missing_elements,
+            events=[_event_message(e) for e in view.events], evidence=json.dumps(view.evidence),
+            uploader_is_repeat_infringer=self._desk.repeat_infringer(case.uploader),
+        )
+
+
+def _staff() -> takedown.Actor:
+    principal = current_principal()
+    return takedown.Actor("staff", principal.name, principal.role)
+
+
+def _event_message(row) -> disputes_pb2.CaseEvent:
+    event = json.loads(row.payload)
+    return disputes_pb2.CaseEvent(
+        sequence=row.sequence, action=event["action"], from_state=event["from"], to_state=event["to"],
+        actor_kind=event["actor"]["kind"], actor_id=event["actor"]["id"], actor_role=event["actor"]["role"],
+        basis=event["basis"], reason=event["reason"], at=_timestamp(row.at), hash=row.hash,
+        previous_hash=event["previous_hash"], log_index=row.log_index,
+    )
+
+
+def _day(value: dt.date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _date(text: str, field: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(f"{field} must be a date such as 2026-12-31") from None

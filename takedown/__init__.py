@@ -15,6 +15,8 @@ from takedown.machine import (
     State,
     TransitionRefused,
     act,
+    case_from_dict,
+    case_to_dict,
     due,
     open_case,
 )
@@ -37,6 +39,8 @@ __all__ = [
     "StrikePolicy",
     "TransitionRefused",
     "act",
+    "case_from_dict",
+    "case_to_dict",
     "due",
     "missing_counter_elements",
     "missing_elements",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import rfc8785
 
@@ -186,9 +186,16 @@ class TransitionRefused(Exception):
     """The action is not allowed now; the message says why in words legal staff use."""
 
 
-def open_case(case_id: str, notice: Notice, *, track_id: str, uploader: str, now: dt.datetime) -> Case:
-    return Case(case_id, notice, State.RECEIVED, now, track_id=track_id, uploader=uploader,
-                history=(State.RECEIVED.value,))
+def open_case(case_id: str, notice: Notice, *, track_id: str, uploader: str, now: dt.datetime,
+              actor: Actor, basis: str = "") -> tuple[Case, Event]:
+    """A new case in `received`, and the event that records the notice (by digest) as its first entry."""
+    digest = hashlib.sha256(rfc8785.dumps(asdict(notice))).hexdigest()
+    event = Event(case_id=case_id, sequence=0, action="open", from_state="", to_state=State.RECEIVED.value,
+                  actor=actor, basis=basis or ("DMCA 512(c)(3)" if notice.regime == "dmca" else "DSA Art. 16"),
+                  reason="notice received", evidence_sha256=(digest,), at=now, previous_hash="")
+    case = Case(case_id, notice, State.RECEIVED, now, track_id=track_id, uploader=uploader, last_hash=event.hash,
+                events=1, history=(State.RECEIVED.value,))
+    return case, event
 
 
 def act(
@@ -317,3 +324,39 @@ def due(case: Case, today: dt.date) -> Due | None:
         return Due(case.case_id, A.CLOSE, case.complaint_until.date() + dt.timedelta(days=1),
                    "the complaint window has passed")
     return None
+
+
+def case_to_dict(case: Case) -> dict:
+    """A JSON-ready snapshot of a case, for storage."""
+    def day(value: dt.date | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "case_id": case.case_id, "notice": asdict(case.notice), "state": case.state.value,
+        "opened_at": case.opened_at.isoformat(), "track_id": case.track_id, "uploader": case.uploader,
+        "counter_notice": asdict(case.counter_notice) if case.counter_notice else None,
+        "counter_received_on": day(case.counter_received_on), "restore_not_before": day(case.restore_not_before),
+        "restore_not_after": day(case.restore_not_after), "respond_by": day(case.respond_by),
+        "complaint_until": case.complaint_until.isoformat() if case.complaint_until else None,
+        "statement_of_reasons": case.statement_of_reasons, "close_reason": case.close_reason,
+        "last_hash": case.last_hash, "events": case.events, "history": list(case.history),
+    }
+
+
+def case_from_dict(data: dict) -> Case:
+    def day(value: str | None) -> dt.date | None:
+        return dt.date.fromisoformat(value) if value else None
+
+    notice = dict(data["notice"])
+    notice["content_locations"] = tuple(notice["content_locations"])
+    counter = data["counter_notice"]
+    return Case(
+        case_id=data["case_id"], notice=Notice(**notice), state=State(data["state"]),
+        opened_at=dt.datetime.fromisoformat(data["opened_at"]), track_id=data["track_id"], uploader=data["uploader"],
+        counter_notice=CounterNotice(**counter) if counter else None,
+        counter_received_on=day(data["counter_received_on"]), restore_not_before=day(data["restore_not_before"]),
+        restore_not_after=day(data["restore_not_after"]), respond_by=day(data["respond_by"]),
+        complaint_until=dt.datetime.fromisoformat(data["complaint_until"]) if data["complaint_until"] else None,
+        statement_of_reasons=data["statement_of_reasons"], close_reason=data["close_reason"],
+        last_hash=data["last_hash"], events=data["events"], history=tuple(data["history"]),
+    )

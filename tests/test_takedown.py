@@ -91,7 +91,7 @@ def step(case, action, now, actor=LEGAL, **kwargs):
 
 
 def to_restore_window(now=FRIDAY):
-    case = open_case("case-1", DMCA, track_id="scr_1", uploader="sam", now=now)
+    case = open_case("case-1", DMCA, track_id="scr_1", uploader="sam", now=now, actor=LEGAL)[0]
     case = step(case, Action.ACCEPT, now)
     case = step(case, Action.DISABLE, now)
     case = step(case, Action.NOTIFY_UPLOADER, now, reason="Your track reproduces 'Harbour Waltz' (0:10-0:25).")
@@ -123,7 +123,7 @@ def test_a_reported_lawsuit_freezes_the_restore() -> None:
 
 def test_incomplete_notices_and_counter_notices_are_refused_with_the_missing_elements() -> None:
     bare = open_case("case-2", Notice(regime="dmca", content_locations=("rec_1",)), track_id="", uploader="",
-                     now=FRIDAY)
+                     now=FRIDAY, actor=LEGAL)[0]
     with pytest.raises(TransitionRefused, match=r"lacks: 512\(c\)\(3\)\(A\)\(i\)"):
         step(bare, Action.ACCEPT, FRIDAY)
     waiting = step(bare, Action.REQUEST_INFORMATION, FRIDAY)
@@ -139,7 +139,7 @@ def test_incomplete_notices_and_counter_notices_are_refused_with_the_missing_ele
 
 
 def test_complaints_need_a_named_human_and_close_after_six_months() -> None:
-    case = open_case("case-3", DMCA, track_id="scr_1", uploader="sam", now=FRIDAY)
+    case = open_case("case-3", DMCA, track_id="scr_1", uploader="sam", now=FRIDAY, actor=LEGAL)[0]
     case = step(case, Action.ACCEPT, FRIDAY)
     case = step(case, Action.DISABLE, FRIDAY)
     case = step(case, Action.NOTIFY_UPLOADER, FRIDAY, reason="reasons")
@@ -157,17 +157,18 @@ def test_complaints_need_a_named_human_and_close_after_six_months() -> None:
 
 
 def test_events_form_a_hash_chain() -> None:
-    case = open_case("case-4", DMCA, track_id="scr_1", uploader="sam", now=FRIDAY)
-    events = []
+    case, opened = open_case("case-4", DMCA, track_id="scr_1", uploader="sam", now=FRIDAY, actor=LEGAL)
+    events = [opened]
     for action, kwargs in [(Action.ACCEPT, {}), (Action.DISABLE, {}), (Action.NOTIFY_UPLOADER, {"reason": "r"})]:
         case, event = act(case, action, actor=LEGAL, now=FRIDAY, calendar=US, evidence_sha256=("ab" * 32,), **kwargs)
         events.append(event)
-    assert events[0].previous_hash == "" and [e.sequence for e in events] == [0, 1, 2]
+    assert events[0].previous_hash == "" and [e.sequence for e in events] == [0, 1, 2, 3]
+    assert events[0].action == "open" and len(events[0].evidence_sha256[0]) == 64
     for before, after in zip(events, events[1:]):
         assert after.previous_hash == before.hash
     assert case.last_hash == events[-1].hash
-    assert events[0].basis == "DMCA 512(c)(3)" and events[2].basis == "DSA Art. 17"
-    assert events[1].payload()["actor"] == {"kind": "staff", "id": "alice@legal", "role": "legal",
+    assert events[1].basis == "DMCA 512(c)(3)" and events[3].basis == "DSA Art. 17"
+    assert events[2].payload()["actor"] == {"kind": "staff", "id": "alice@legal", "role": "legal",
                                             "policy_version": "", "model_version": ""}
 
 
@@ -216,7 +217,8 @@ def test_every_transition_is_reachable_and_no_path_skips_a_required_state() -> N
 def test_every_transition_in_the_table_can_be_driven() -> None:
     """Drive each table entry through `act` from a case that reached its source state."""
     now = FRIDAY
-    reached: dict[State, object] = {State.RECEIVED: open_case("c", DMCA, track_id="t", uploader="u", now=now)}
+    reached: dict[State, object] = {State.RECEIVED: open_case("c", DMCA, track_id="t", uploader="u", now=now,
+                                                              actor=LEGAL)[0]}
     kwargs = {
         Action.SUPPLEMENT: {"notice": DMCA}, Action.RECEIVE_COUNTER_NOTICE: {"counter_notice": COUNTER},
         Action.NOTIFY_UPLOADER: {"reason": "r"}, Action.REJECT: {"reason": "r"}, Action.CLOSE: {"reason": "r"},
@@ -224,7 +226,7 @@ def test_every_transition_in_the_table_can_be_driven() -> None:
     }
     times = {Action.RESTORE: dt.datetime(2026, 12, 8, tzinfo=dt.timezone.utc),
              Action.UPHOLD: dt.datetime(2026, 12, 14, tzinfo=dt.timezone.utc)}
-    incomplete = open_case("c", Notice(regime="dmca"), track_id="t", uploader="u", now=now)
+    incomplete = open_case("c", Notice(regime="dmca"), track_id="t", uploader="u", now=now, actor=LEGAL)[0]
     reached[State.INCOMPLETE] = step(incomplete, Action.REQUEST_INFORMATION, now)
     driven = set()
     for _ in range(6):
@@ -248,3 +250,12 @@ def test_strikes_expire() -> None:
     assert policy.is_repeat_infringer(strikes, "sam", FRIDAY + dt.timedelta(days=200))
     assert not policy.is_repeat_infringer(strikes, "sam", FRIDAY + dt.timedelta(days=400))
     assert not policy.is_repeat_infringer(strikes, "ann", FRIDAY + dt.timedelta(days=200))
+
+
+def test_a_case_survives_storage_as_json() -> None:
+    import json
+
+    from takedown import case_from_dict, case_to_dict
+
+    case = step(to_restore_window(), Action.REPORT_LAWSUIT, FRIDAY)
+    assert case_from_dict(json.loads(json.dumps(case_to_dict(case)))) == case

@@ -159,3 +159,61 @@ class PolicyDecisionRow(SQLModel, table=True):
     reasons: list = Field(sa_column=Column(JSON, nullable=False))
     errors: list = Field(sa_column=Column(JSON, nullable=False))
     evaluated_at: dt.datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class DisputeCaseRow(SQLModel, table=True):
+    """A dispute case: indexed columns for the legal team's filters, and the full snapshot."""
+
+    __tablename__ = "dispute_case"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    state: str = Field(max_length=32, index=True)
+    origin: str = Field(max_length=16)
+    """'notice' (a rights holder's notice) or 'retroactive' (a newly registered work matched a cleared track)."""
+    regime: str = Field(max_length=8)
+    work_id: str = Field(max_length=128, index=True)
+    claimant: str = Field(max_length=256, index=True)
+    track_id: str = Field(max_length=64, index=True)
+    uploader: str = Field(max_length=256)
+    due_on: dt.date | None = Field(default=None, index=True)
+    due_action: str = Field(default="", max_length=32)
+    snapshot: dict = Field(sa_column=Column(JSON, nullable=False))
+    evidence: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    opened_at: dt.datetime = _utc()
+    updated_at: dt.datetime = _utc()
+
+
+class DisputeEventRow(SQLModel, table=True):
+    """One transition of a case, hash-chained and logged. Append-only (database triggers)."""
+
+    __tablename__ = "dispute_event"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    sequence: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    hash: str = Field(max_length=64)
+    log_index: int = Field(sa_column=Column(Integer, unique=True, nullable=False))
+    at: dt.datetime = _utc()
+
+
+class StrikeRow(SQLModel, table=True):
+    __tablename__ = "strike"
+
+    case_id: str = Field(primary_key=True, max_length=64)
+    uploader: str = Field(max_length=256, index=True)
+    at: dt.datetime = _utc()
+    expires_at: dt.datetime = _utc()
+
+
+class RetroactiveScanRow(SQLModel, table=True):
+    """Progress of re-checking cleared tracks against a newly registered work."""
+
+    __tablename__ = "retroactive_scan"
+
+    work_id: str = Field(primary_key=True, max_length=128)
+    state: str = Field(max_length=16)
+    total: int = 0
+    checked: int = 0
+    cases_opened: int = 0
+    started_at: dt.datetime = _utc()
+    finished_at: dt.datetime | None = _utc(nullable=True)

@@ -45,7 +45,7 @@ class WorkDetails(_message.Message):
     def __init__(self, work_id: _Optional[str] = ..., title: _Optional[str] = ..., rights_holder: _Optional[str] = ..., isrc: _Optional[str] = ..., iswc: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., rights_holder_flags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Work(_message.Message):
-    __slots__ = ("details", "state", "recording_seconds", "recording_sha256", "registered_at", "retired_at", "retired_reason")
+    __slots__ = ("details", "state", "recording_seconds", "recording_sha256", "registered_at", "retired_at", "retired_reason", "retroactive_scan")
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     RECORDING_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class Work(_message.Message):
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
     RETIRED_AT_FIELD_NUMBER: _ClassVar[int]
     RETIRED_REASON_FIELD_NUMBER: _ClassVar[int]
+    RETROACTIVE_SCAN_FIELD_NUMBER: _ClassVar[int]
     details: WorkDetails
     state: WorkState
     recording_seconds: float
@@ -60,7 +61,20 @@ class Work(_message.Message):
     registered_at: _timestamp_pb2.Timestamp
     retired_at: _timestamp_pb2.Timestamp
     retired_reason: str
-    def __init__(self, details: _Optional[_Union[WorkDetails, _Mapping]] = ..., state: _Optional[_Union[WorkState, str]] = ..., recording_seconds: _Optional[float] = ..., recording_sha256: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_reason: _Optional[str] = ...) -> None: ...
+    retroactive_scan: RetroactiveScan
+    def __init__(self, details: _Optional[_Union[WorkDetails, _Mapping]] = ..., state: _Optional[_Union[WorkState, str]] = ..., recording_seconds: _Optional[float] = ..., recording_sha256: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_reason: _Optional[str] = ..., retroactive_scan: _Optional[_Union[RetroactiveScan, _Mapping]] = ...) -> None: ...
+
+class RetroactiveScan(_message.Message):
+    __slots__ = ("state", "total", "checked", "cases_opened")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_FIELD_NUMBER: _ClassVar[int]
+    CASES_OPENED_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    total: int
+    checked: int
+    cases_opened: int
+    def __init__(self, state: _Optional[str] = ..., total: _Optional[int] = ..., checked: _Optional[int] = ..., cases_opened: _Optional[int] = ...) -> None: ...
 
 class RegisterWorkRequest(_message.Message):
     __slots__ = ("work", "recording_chunk")

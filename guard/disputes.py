@@ -1,0 +1,257 @@
+"""The dispute desk: cases in storage, every transition hash-chained, stored and logged in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+import fingerprints
+import takedown
+from fingerprints.retro import rescreen
+from guard.errors import FailedPrecondition, InvalidArgument, NotFound
+from guard.provenance.log import PendingAppends, TransparencyLog
+from guard.storage.models import (
+    DisputeCaseRow,
+    DisputeEventRow,
+    PolicyDecisionRow,
+    RetroactiveScanRow,
+    ScreeningFingerprintRow,
+    ScreeningRow,
+    StrikeRow,
+)
+
+log = structlog.get_logger("guard.disputes")
+
+EVENT_LEAF = "dispute_event"
+_SCAN_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A case with what the legal team sees beside it."""
+
+    case: takedown.Case
+    origin: str
+    work_id: str
+    evidence: list
+    events: list[DisputeEventRow]
+    missing_elements: list[str]
+
+
+class DisputeDesk:
+    def __init__(
+        self,
+        engine: Engine,
+        transparency_log: TransparencyLog,
+        calendar: takedown.BusinessCalendar,
+        clock: Callable[[], dt.datetime],
+        new_id: Callable[[], str],
+        rules: takedown.DisputeRules = takedown.DisputeRules(),
+        strikes: takedown.StrikePolicy = takedown.StrikePolicy(),
+    ) -> None:
+        self._engine = engine
+        self._log = transparency_log
+        self._calendar = calendar
+        self._clock = clock
+        self._new_id = new_id
+        self._rules = rules
+        self._strikes = strikes
+        self._lock = threading.Lock()
+
+    def file_notice(self, notice: takedown.Notice, screening_id: str, actor: takedown.Actor) -> CaseView:
+        """Open a case for a notice about a screened track; incomplete notices ask the sender for more."""
+        with Session(self._engine) as session:
+            screening = session.get(ScreeningRow, screening_id)
+        if screening is None:
+            raise NotFound(f"no screening '{screening_id}' (the notice must name a track this guard screened)")
+        case, opened = takedown.open_case(self._new_id(), notice, track_id=screening_id,
+                                          uploader=screening.pipeline_id, now=self._clock(), actor=actor)
+        self._create(case, opened, origin="notice", work_id=notice.work_id, evidence=[])
+        if takedown.missing_elements(notice):
+            return self.act(case.case_id, takedown.Action.REQUEST_INFORMATION, actor)
+        return self.get(case.case_id)
+
+    def file_counter_notice(self, case_id: str, counter: takedown.CounterNotice, actor: takedown.Actor) -> CaseView:
+        return self.act(case_id, takedown.Action.RECEIVE_COUNTER_NOTICE, actor, counter_notice=counter)
+
+    def act(self, case_id: str, action: takedown.Action, actor: takedown.Actor, *, reason: str = "",
+            basis: str = "", evidence_sha256: tuple[str, ...] = (), notice: takedown.Notice | None = None,
+            counter_notice: takedown.CounterNotice | None = None) -> CaseView:
+        """Apply one transition: case row, event row, log leaf and any strike, in one transaction."""
+        with self._lock:
+            row = self._row(case_id)
+            case = takedown.case_from_dict(row.snapshot)
+            now = self._clock()
+            try:
+                updated, event = takedown.act(
+                    case, action, actor=actor, now=now, calendar=self._calendar, rules=self._rules, reason=reason,
+                    basis=basis, evidence_sha256=evidence_sha256, notice=notice, counter_notice=counter_notice)
+            except takedown.TransitionRefused as exc:
+                raise FailedPrecondition(str(exc)) from exc
+            with self._log.appending() as pending, Session(self._engine) as session:
+                self._record(session, pending, event)
+                stored = session.get(DisputeCaseRow, case_id)
+                assert stored is not None
+                _update_row(stored, updated, now, self._calendar)
+                session.add(stored)
+                if updated.state == takedown.State.UPHELD and session.get(StrikeRow, case_id) is None:
+                    strike = self._strikes.strike(updated.uploader, case_id, now)
+                    session.add(StrikeRow(case_id=case_id, uploader=strike.uploader, at=strike.at,
+                                          expires_at=strike.expires_at))
+                session.commit()
+        log.info("dispute_transition", case_id=case_id, action=action.value, state=updated.state.value,
+                 actor_kind=actor.kind, actor=actor.actor_id)
+        return self.get(case_id)
+
+    def get(self, case_id: str) -> CaseView:
+        row = self._row(case_id)
+        with Session(self._engine) as session:
+            events = list(session.exec(select(DisputeEventRow).where(DisputeEventRow.case_id == case_id)
+                                       .order_by(col(DisputeEventRow.sequence))))
+        case = takedown.case_from_dict(row.snapshot)
+        return CaseView(case, row.origin, row.work_id, row.evidence, events, takedown.missing_elements(case.notice))
+
+    def list(self, *, state: str = "", due_before: dt.date | None = None, work_id: str = "", claimant: str = "",
+             limit: int = 500) -> list[DisputeCaseRow]:
+        query = select(DisputeCaseRow)
+        if state:
+            query = query.where(DisputeCaseRow.state == state)
+        if due_before is not None:
+            query = query.where(col(DisputeCaseRow.due_on) <= due_before)
+        if work_id:
+            query = query.where(DisputeCaseRow.work_id == work_id)
+        if claimant:
+            query = query.where(DisputeCaseRow.claimant == claimant)
+        with Session(self._engine) as session:
+            return list(session.exec(query.order_by(col(DisputeCaseRow.opened_at)).limit(limit)))
+
+    def repeat_infringer(self, uploader: str) -> bool:
+        with Session(self._engine) as session:
+            rows = session.exec(select(StrikeRow).where(StrikeRow.uploader == uploader)).all()
+        strikes = [takedown.Strike(r.uploader, r.case_id, r.at, r.expires_at) for r in rows]
+        return self._strikes.is_repeat_infringer(strikes, uploader, self._clock())
+
+    def run_due(self, actor: takedown.Actor) -> list[str]:
+        """Take every automated step whose date has come; returns the cases moved."""
+        today = self._clock().date()
+        moved = []
+        for row in self.list(due_before=today, limit=10_000):
+            item = takedown.due(takedown.case_from_dict(row.snapshot), today)
+            if item is None or item.due_on > today:
+                continue
+            try:
+                self.act(row.case_id, item.action, actor, reason=item.why)
+                moved.append(row.case_id)
+            except FailedPrecondition as exc:
+                log.warning("dispute_due_refused", case_id=row.case_id, reason=str(exc))
+        return moved
+
+    def rescan_for_work(self, work_id: str, work_number: int, reference: fingerprints.AudioFingerprint,
+                        actor: takedown.Actor, rights_holder: str) -> RetroactiveScanRow:
+        """Check every cleared track against a newly registered work; open a case for each reuse found."""
+        now = self._clock()
+        with Session(self._engine) as session:
+            cleared = list(session.exec(
+                select(ScreeningRow.id).join(PolicyDecisionRow, PolicyDecisionRow.screening_id == ScreeningRow.id)
+                .where(PolicyDecisionRow.effect == "allow").order_by(col(ScreeningRow.id))))
+            scan = RetroactiveScanRow(work_id=work_id, state="running", total=len(cleared), started_at=now)
+            session.merge(scan)
+            session.commit()
+        opened = checked = 0
+        for start in range(0, len(cleared), _SCAN_BATCH):
+            batch = cleared[start:start + _SCAN_BATCH]
+            with Session(self._engine) as session:
+                rows = session.exec(select(ScreeningFingerprintRow.screening_id, ScreeningFingerprintRow.codes)
+                                    .where(col(ScreeningFingerprintRow.screening_id).in_(batch))).all()
+            tracks = [(sid, fingerprints.AudioFingerprint.from_bytes(codes).codes) for sid, codes in rows]
+            for screening_id, match in rescreen(reference.codes, tracks, work_number=work_number):
+                self._open_retroactive(screening_id, work_id, rights_holder, match, actor)
+                opened += 1
+            checked += len(batch)
+            self._progress(work_id, checked, opened, "running")
+        return self._progress(work_id, checked, opened, "done")
+
+    def scan(self, work_id: str) -> RetroactiveScanRow | None:
+        with Session(self._engine) as session:
+            return session.get(RetroactiveScanRow, work_id)
+
+    def _open_retroactive(self, screening_id: str, work_id: str, rights_holder: str, match: fingerprints.AudioMatch,
+                          actor: takedown.Actor) -> None:
+        with Session(self._engine) as session:
+            screening = session.get(ScreeningRow, screening_id)
+        assert screening is not None
+        notice = takedown.Notice(
+            regime="dsa", claimant_name=rights_holder, work_id=work_id, content_locations=(screening_id,),
+            explanation=(f"Retroactive claim: newly registered work {work_id} matches {match.query_start:.1f}-"
+                         f"{match.query_end:.1f} s of this track (score {match.score:.6f})."),
+        )
+        case, opened = takedown.open_case(self._new_id(), notice, track_id=screening_id,
+                                          uploader=screening.pipeline_id, now=self._clock(), actor=actor,
+                                          basis="retroactive claim (new reference registered)")
+        evidence = [{"kind": "audio", "fingerprint": "chromaprint", "work_id": work_id,
+                     "query_start_seconds": round(match.query_start, 3), "query_end_seconds": round(match.query_end, 3),
+                     "reference_start_seconds": round(match.reference_start, 3),
+                     "reference_end_seconds": round(match.reference_end, 3), "score": match.score,
+                     "bit_error_rate": round(match.bit_error_rate, 4)}]
+        self._create(case, opened, origin="retroactive", work_id=work_id, evidence=evidence)
+        log.info("retroactive_case_opened", case_id=case.case_id, work_id=work_id, screening_id=screening_id,
+                 actor=actor.actor_id)
+
+    def _progress(self, work_id: str, checked: int, opened: int, state: str) -> RetroactiveScanRow:
+        with Session(self._engine, expire_on_commit=False) as session:
+            scan = session.get(RetroactiveScanRow, work_id)
+            assert scan is not None
+            scan.checked, scan.cases_opened, scan.state = checked, opened, state
+            if state == "done":
+                scan.finished_at = self._clock()
+            session.add(scan)
+            session.commit()
+            return scan
+
+    def _create(self, case: takedown.Case, opened: takedown.Event, *, origin: str, work_id: str,
+                evidence: list) -> None:
+        """The case row, its first event and that event's log leaf, in one transaction."""
+        row = DisputeCaseRow(case_id=case.case_id, state=case.state.value, origin=origin, regime=case.notice.regime,
+                             work_id=work_id, claimant=case.notice.claimant_name, track_id=case.track_id,
+                             uploader=case.uploader, snapshot=takedown.case_to_dict(case), evidence=evidence,
+                             opened_at=case.opened_at, updated_at=case.opened_at)
+        with self._lock, self._log.appending() as pending, Session(self._engine) as session:
+            session.add(row)
+            self._record(session, pending, opened)
+            session.commit()
+
+    def _record(self, session: Session, pending: PendingAppends, event: takedown.Event) -> None:
+        entry = pending.add(session, EVENT_LEAF, f"{event.case_id}#{event.sequence}", event.canonical(), event.at)
+        session.add(DisputeEventRow(case_id=event.case_id, sequence=event.sequence, payload=event.canonical(),
+                                    hash=event.hash, log_index=entry.index, at=event.at))
+
+    def _row(self, case_id: str) -> DisputeCaseRow:
+        with Session(self._engine) as session:
+            row = session.get(DisputeCaseRow, case_id)
+        if row is None:
+            raise NotFound(f"no case '{case_id}'")
+        return row
+
+
+def _update_row(row: DisputeCaseRow, case: takedown.Case, now: dt.datetime, calendar: takedown.BusinessCalendar) -> None:
+    item = takedown.due(case, now.date())
+    row.state = case.state.value
+    row.snapshot = takedown.case_to_dict(case)
+    row.due_on = item.due_on if item else None
+    row.due_action = item.action.value if item else ""
+    row.updated_at = now
+
+
+def parse_action(name: str) -> takedown.Action:
+    try:
+        return takedown.Action(name)
+    except ValueError:
+        names = ", ".join(a.value for a in takedown.Action)
+        raise InvalidArgument(f"unknown action '{name}'; actions are: {names}") from None
+
