@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
+import numpy as np
 import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -14,16 +16,23 @@ from sqlmodel import Session, col, select
 import fingerprints
 import takedown
 from fingerprints.retro import rescreen
+from fingerprints.verify import frame_errors
+from guard.provenance.verify import verify_bundle
+from takedown.report import AudioEvidence, ReportInput
+from takedown.sor import statement_of_reasons
 from guard.errors import FailedPrecondition, InvalidArgument, NotFound
 from guard.provenance.log import PendingAppends, TransparencyLog
 from guard.storage.models import (
     DisputeCaseRow,
     DisputeEventRow,
     PolicyDecisionRow,
+    ProvenanceRecordRow,
     RetroactiveScanRow,
     ScreeningFingerprintRow,
     ScreeningRow,
     StrikeRow,
+    WorkFingerprintRow,
+    WorkRow,
 )
 
 log = structlog.get_logger("guard.disputes")
@@ -176,6 +185,74 @@ class DisputeDesk:
             checked += len(batch)
             self._progress(work_id, checked, opened, "running")
         return self._progress(work_id, checked, opened, "done")
+
+    def report(self, case_id: str) -> ReportInput:
+        """Everything the evidence report shows, gathered from storage and verified now."""
+        view = self.get(case_id)
+        case = view.case
+        with Session(self._engine) as session:
+            screening = session.get(ScreeningRow, case.track_id)
+            printed = session.get(ScreeningFingerprintRow, (case.track_id, "chromaprint"))
+            decision = session.exec(select(PolicyDecisionRow)
+                                    .where(PolicyDecisionRow.screening_id == case.track_id)).first()
+            record = session.exec(select(ProvenanceRecordRow)
+                                  .where(ProvenanceRecordRow.screening_id == case.track_id)).first()
+        matches = list(view.evidence) or [m for m in (screening.matches if screening else [])
+                                          if not view.work_id or m["work_id"] == view.work_id]
+        audio = tuple(self._audio_evidence(m, printed) for m in matches if m.get("kind", "audio") == "audio")
+        verification: tuple[dict, ...] = ()
+        record_payload = None
+        if record is not None:
+            bundle = self._log.bundle(record)
+            checked = verify_bundle(bundle, bundle.keyring)
+            verification = tuple(asdict(c) for c in checked.checks)
+            record_payload = checked.record
+        events = tuple(json.loads(e.payload) | {"hash": e.hash, "log_index": e.log_index} for e in view.events)
+        return ReportInput(
+            case=case, origin=view.origin, work_id=view.work_id, events=events, audio=audio, record=record_payload,
+            verification=verification,
+            decision={"decision": decision.effect, "bundle_id": decision.bundle_id, "revision": decision.revision,
+                      "determining_rules": decision.determining_rules, "reasons": decision.reasons}
+            if decision else None,
+            generated_at=self._clock(),
+        )
+
+    def _audio_evidence(self, match: dict, printed: ScreeningFingerprintRow | None) -> AudioEvidence:
+        similarity: tuple[tuple[float, float], ...] = ()
+        with Session(self._engine) as session:
+            work = session.exec(select(WorkRow).where(WorkRow.work_id == match["work_id"])).first()
+            reference = session.get(WorkFingerprintRow, (work.number, "chromaprint")) if work else None
+        if printed is not None and reference is not None:
+            query = fingerprints.AudioFingerprint.from_bytes(printed.codes).codes
+            ref = fingerprints.AudioFingerprint.from_bytes(reference.codes).codes
+            offset = round((match["reference_start_seconds"] - match["query_start_seconds"]) / fingerprints.FRAME_HOP_S)
+            start, errors = frame_errors(query, ref, offset)
+            smoothed = np.convolve(errors, np.ones(9) / 9, mode="same") if len(errors) else errors
+            similarity = tuple((round((start + i) * fingerprints.FRAME_HOP_S, 3), round(1 - float(v), 4))
+                               for i, v in enumerate(smoothed))
+        return AudioEvidence(
+            work_id=match["work_id"], fingerprint=match.get("fingerprint", "chromaprint"), score=match["score"],
+            query_span=(match["query_start_seconds"], match["query_end_seconds"]),
+            reference_span=(match["reference_start_seconds"], match["reference_end_seconds"]), similarity=similarity,
+        )
+
+    def statements(self, territorial_scope: list[str]) -> list[dict]:
+        """Statements of reasons for every case whose decision restricted a track."""
+        rows = [r for r in self.list(limit=100_000)
+                if any(s in ("disabled", "upheld") for s in r.snapshot["history"])]
+        out = []
+        for row in rows:
+            view = self.get(row.case_id)
+            automated = view.origin == "retroactive"
+            out.append(statement_of_reasons(
+                view.case, automated_detection=True,
+                automated_decision="AUTOMATED_DECISION_PARTIALLY" if automated else "NOT_AUTOMATED",
+                content_date=view.case.opened_at.date().isoformat(),
+                application_date=(view.events[-1].at.date().isoformat() if view.events
+                                  else view.case.opened_at.date().isoformat()),
+                territorial_scope=territorial_scope,
+            ))
+        return out
 
     def scan(self, work_id: str) -> RetroactiveScanRow | None:
         with Session(self._engine) as session:

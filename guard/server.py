@@ -71,6 +71,7 @@ class RunningServer:
     _persister: threading.Thread
     _metrics_http: object | None
     desk: DisputeDesk
+    transparency_log: TransparencyLog
     _scans: futures.ThreadPoolExecutor
 
     def stop(self, grace: float) -> None:
@@ -171,7 +172,7 @@ def start(
     log.info("server_started", listen=settings.listen, port=port, metrics_port=metrics_port,
              works=catalog.matcher.works, database=settings.effective_database_url.split(":", 1)[0])
     return RunningServer(server, port, metrics_port, catalog, health_servicer, stop_persisting, persister,
-                         metrics_http, desk, scans)
+                         metrics_http, desk, transparency_log, scans)
 
 
 def stop_on_signals() -> threading.Event:

@@ -16,6 +16,7 @@ from sqlmodel import Session
 import fingerprints
 import policies
 import takedown
+from takedown.report import render_html, render_json
 from guard.catalog import ACTIVE, Catalog, WorkDetails
 from guard.config import Limits
 from guard.disputes import CaseView, DisputeDesk, parse_action
@@ -375,6 +376,17 @@ class DisputeServicer(disputes_pb2_grpc.DisputeServiceServicer):
             rows = self._desk.list(due_before=until)
             return disputes_pb2.ListCasesResponse(cases=[self._message(self._desk.get(r.case_id)) for r in rows])
 
+    def GetReport(self, request, context):  # noqa: N802
+        with _statuses(context):
+            report = self._desk.report(request.case_id)
+            return disputes_pb2.Report(case_id=request.case_id, html=render_html(report), json=render_json(report))
+
+    def ExportStatements(self, request, context):  # noqa: N802
+        with _statuses(context):
+            scope = list(request.territorial_scope) or list(EU_MEMBER_STATES)
+            lines = [json.dumps(s, sort_keys=True) for s in self._desk.statements(scope)]
+            return disputes_pb2.ExportStatementsResponse(statements="\n".join(lines) + ("\n" if lines else ""))
+
     def _message(self, view: CaseView) -> disputes_pb2.Case:
         case = view.case
         item = takedown.due(case, dt.date.min)
@@ -397,6 +409,10 @@ class DisputeServicer(disputes_pb2_grpc.DisputeServiceServicer):
             events=[_event_message(e) for e in view.events], evidence=json.dumps(view.evidence),
             uploader_is_repeat_infringer=self._desk.repeat_infringer(case.uploader),
         )
+
+
+EU_MEMBER_STATES = ("AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
+                    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE")
 
 
 def _staff() -> takedown.Actor:

@@ -6,7 +6,7 @@ set -euo pipefail
 GUARD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GUARD_VENV="${GUARD_VENV:-$GUARD_ROOT/.venv}"
 
-_guard_apt_packages="libchromaprint1 libchromaprint-tools ffmpeg python3-venv python3-dev ca-certificates ${GUARD_APT_EXTRA:-}"
+_guard_apt_packages="libchromaprint1 libchromaprint-tools ffmpeg chromium python3-venv python3-dev ca-certificates ${GUARD_APT_EXTRA:-}"
 
 _guard_missing_packages() {
   local missing=()

@@ -80,7 +80,19 @@ class Guard:
         return connect(self.settings.data_dir, role, server=self.address)
 
 
-def start_guard(data_dir: Path, database_url: str | None = None, limits: Limits | None = None) -> Guard:
+class SettableClock:
+    """Time passed in and moved by the test: advances a millisecond per reading so records stay ordered."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        self.now += dt.timedelta(milliseconds=1)
+        return self.now
+
+
+def start_guard(data_dir: Path, database_url: str | None = None, limits: Limits | None = None,
+                clock=None) -> Guard:
     settings = Settings(
         data_dir=data_dir,
         listen="127.0.0.1:0",
@@ -89,7 +101,7 @@ def start_guard(data_dir: Path, database_url: str | None = None, limits: Limits 
         limits=limits or Limits(),
     )
     ids = (f"scr_test{n:06d}" for n in itertools.count())
-    running = guard_server.start(settings, clock=FixedClock(), new_id=lambda: next(ids))
+    running = guard_server.start(settings, clock=clock or FixedClock(), new_id=lambda: next(ids))
     return Guard(running, settings)
 
 

@@ -9,6 +9,28 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Report(_message.Message):
+    __slots__ = ("case_id", "html", "json")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    HTML_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    html: str
+    json: str
+    def __init__(self, case_id: _Optional[str] = ..., html: _Optional[str] = ..., json: _Optional[str] = ...) -> None: ...
+
+class ExportStatementsRequest(_message.Message):
+    __slots__ = ("territorial_scope",)
+    TERRITORIAL_SCOPE_FIELD_NUMBER: _ClassVar[int]
+    territorial_scope: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, territorial_scope: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ExportStatementsResponse(_message.Message):
+    __slots__ = ("statements",)
+    STATEMENTS_FIELD_NUMBER: _ClassVar[int]
+    statements: str
+    def __init__(self, statements: _Optional[str] = ...) -> None: ...
+
 class Notice(_message.Message):
     __slots__ = ("regime", "claimant_name", "claimant_email", "claimant_address", "claimant_phone", "signature", "work_description", "work_id", "content_locations", "explanation", "good_faith_statement", "accuracy_statement")
     REGIME_FIELD_NUMBER: _ClassVar[int]

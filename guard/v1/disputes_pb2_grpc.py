@@ -68,6 +68,16 @@ class DisputeServiceStub:
                 request_serializer=guard_dot_v1_dot_disputes__pb2.ListDueRequest.SerializeToString,
                 response_deserializer=guard_dot_v1_dot_disputes__pb2.ListCasesResponse.FromString,
                 _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/guard.v1.DisputeService/GetReport',
+                request_serializer=guard_dot_v1_dot_disputes__pb2.GetCaseRequest.SerializeToString,
+                response_deserializer=guard_dot_v1_dot_disputes__pb2.Report.FromString,
+                _registered_method=True)
+        self.ExportStatements = channel.unary_unary(
+                '/guard.v1.DisputeService/ExportStatements',
+                request_serializer=guard_dot_v1_dot_disputes__pb2.ExportStatementsRequest.SerializeToString,
+                response_deserializer=guard_dot_v1_dot_disputes__pb2.ExportStatementsResponse.FromString,
+                _registered_method=True)
 
 
 class DisputeServiceServicer:
@@ -114,6 +124,20 @@ class DisputeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetReport(self, request, context):
+        """The evidence report: self-contained HTML (plots embedded) and JSON.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportStatements(self, request, context):
+        """Statements of reasons in the DSA Transparency Database's field format.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DisputeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +170,16 @@ def add_DisputeServiceServicer_to_server(servicer, server):
                     servicer.ListDue,
                     request_deserializer=guard_dot_v1_dot_disputes__pb2.ListDueRequest.FromString,
                     response_serializer=guard_dot_v1_dot_disputes__pb2.ListCasesResponse.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=guard_dot_v1_dot_disputes__pb2.GetCaseRequest.FromString,
+                    response_serializer=guard_dot_v1_dot_disputes__pb2.Report.SerializeToString,
+            ),
+            'ExportStatements': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportStatements,
+                    request_deserializer=guard_dot_v1_dot_disputes__pb2.ExportStatementsRequest.FromString,
+                    response_serializer=guard_dot_v1_dot_disputes__pb2.ExportStatementsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -314,6 +348,60 @@ class DisputeService:
             '/guard.v1.DisputeService/ListDue',
             guard_dot_v1_dot_disputes__pb2.ListDueRequest.SerializeToString,
             guard_dot_v1_dot_disputes__pb2.ListCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guard.v1.DisputeService/GetReport',
+            guard_dot_v1_dot_disputes__pb2.GetCaseRequest.SerializeToString,
+            guard_dot_v1_dot_disputes__pb2.Report.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportStatements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guard.v1.DisputeService/ExportStatements',
+            guard_dot_v1_dot_disputes__pb2.ExportStatementsRequest.SerializeToString,
+            guard_dot_v1_dot_disputes__pb2.ExportStatementsResponse.FromString,
             options,
             channel_credentials,
             insecure,
