@@ -129,6 +129,7 @@ def test_sigterm_drains_in_flight_requests(served) -> None:
         yield screening_pb2.ScreenStreamRequest(generation=screening_pb2.Generation(model_id="m"))
         yield screening_pb2.ScreenStreamRequest(audio_chunk=audio[: len(audio) // 2])
         sent_first.append(True)
+        time.sleep(1.0)  # let the server dispatch the call: only calls already running are drained
         proc.send_signal(signal.SIGTERM)
         time.sleep(1.0)
         yield screening_pb2.ScreenStreamRequest(audio_chunk=audio[len(audio) // 2:])
