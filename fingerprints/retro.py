@@ -1,7 +1,9 @@
 """Re-checking many stored tracks against one newly registered reference, as Content ID does.
 
 A FAISS search per track would cost milliseconds; instead every track's
-codes are looked up at once (vectorised) among the reference's codes, and
+codes are looked up at once (vectorised: a presence table on the top bits,
+then an exact binary search for the few that pass) among the reference's
+codes, and
 exact hits vote for an alignment. Everyday processing leaves roughly a
 quarter of codes bit-exact, so a real reuse gathers many consistent votes
 while unrelated music gathers almost none; only tracks with enough votes
@@ -19,6 +21,8 @@ from fingerprints.verify import AudioMatch, informative, verify
 
 MIN_VOTES = 4
 _OFFSET_BIAS = 1 << 24
+_PREFIX_BITS = 24
+"""A 2^24-entry presence table on each code's top bits screens out almost every code before the exact lookup."""
 
 
 def rescreen(reference: np.ndarray, tracks: Sequence[tuple[str, np.ndarray]], *, work_number: int = 0,
@@ -32,12 +36,17 @@ def rescreen(reference: np.ndarray, tracks: Sequence[tuple[str, np.ndarray]], *,
     if not len(sorted_values) or not tracks:
         return []
     codes = np.concatenate([c for _, c in tracks])
-    owner = np.repeat(np.arange(len(tracks)), [len(c) for _, c in tracks])
-    frame = np.concatenate([np.arange(len(c)) for _, c in tracks])
-    slot = np.minimum(np.searchsorted(sorted_values, codes), len(sorted_values) - 1)
-    hit = sorted_values[slot] == codes
-    offsets = sorted_positions[slot[hit]] - frame[hit]
-    keys = owner[hit].astype(np.int64) * (2 * _OFFSET_BIAS) + offsets + _OFFSET_BIAS
+    present = np.zeros(1 << _PREFIX_BITS, dtype=bool)
+    present[sorted_values >> (32 - _PREFIX_BITS)] = True
+    maybe = np.flatnonzero(present[codes >> (32 - _PREFIX_BITS)])
+    slot = np.minimum(np.searchsorted(sorted_values, codes[maybe]), len(sorted_values) - 1)
+    exact = sorted_values[slot] == codes[maybe]
+    hit = maybe[exact]
+    owner = np.repeat(np.arange(len(tracks)), [len(c) for _, c in tracks])[hit]
+    starts = np.cumsum([0] + [len(c) for _, c in tracks[:-1]])
+    frame = hit - starts[owner]
+    offsets = sorted_positions[slot[exact]] - frame
+    keys = owner.astype(np.int64) * (2 * _OFFSET_BIAS) + offsets + _OFFSET_BIAS
     unique, counts = np.unique(keys, return_counts=True)
     strong = counts >= min_votes
     found: list[tuple[str, AudioMatch]] = []
