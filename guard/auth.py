@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "/guard.v1.DisputeService/ListCases": frozenset({"legal", "auditor", "admin"}),
     "/guard.v1.DisputeService/ListDue": frozenset({"legal", "auditor", "admin"}),
     "/guard.v1.DisputeService/GetReport": frozenset({"legal", "auditor", "admin"}),
+    "/guard.v1.DisputeService/ExportHistory": frozenset({"legal", "auditor", "admin"}),
     "/guard.v1.DisputeService/ExportStatements": frozenset({"legal", "auditor", "admin"}),
     "/grpc.health.v1.Health/Check": _ANY_ROLE,
     "/grpc.health.v1.Health/Watch": _ANY_ROLE,

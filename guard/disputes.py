@@ -17,14 +17,14 @@ import fingerprints
 import takedown
 from fingerprints.retro import rescreen
 from fingerprints.verify import frame_errors
-from guard.provenance.verify import verify_bundle
-from takedown.report import AudioEvidence, ReportInput
-from takedown.sor import statement_of_reasons
 from guard.errors import FailedPrecondition, InvalidArgument, NotFound
+from guard.provenance.bundle import EVENT_LEAF, HistoryBundle, LoggedEvent
 from guard.provenance.log import PendingAppends, TransparencyLog
+from guard.provenance.verify import verify_bundle
 from guard.storage.models import (
     DisputeCaseRow,
     DisputeEventRow,
+    LogEntryRow,
     PolicyDecisionRow,
     ProvenanceRecordRow,
     RetroactiveScanRow,
@@ -34,10 +34,11 @@ from guard.storage.models import (
     WorkFingerprintRow,
     WorkRow,
 )
+from takedown.report import AudioEvidence, ReportInput
+from takedown.sor import statement_of_reasons
 
 log = structlog.get_logger("guard.disputes")
 
-EVENT_LEAF = "dispute_event"
 _SCAN_BATCH = 2000
 
 
@@ -253,6 +254,18 @@ class DisputeDesk:
                 territorial_scope=territorial_scope,
             ))
         return out
+
+    def history(self, case_id: str) -> HistoryBundle:
+        """The case's events with inclusion proofs against the latest checkpoint, for `guard audit verify`."""
+        view = self.get(case_id)
+        checkpoint, note = self._log.checkpoint()
+        with Session(self._engine) as session:
+            leaves = {row.index: row.leaf for row in session.exec(
+                select(LogEntryRow).where(col(LogEntryRow.index).in_([e.log_index for e in view.events])))}
+        events = tuple(LoggedEvent(e.payload, e.log_index, leaves[e.log_index],
+                                   tuple(self._log.inclusion_proof(e.log_index, checkpoint.size)))
+                       for e in view.events)
+        return HistoryBundle(case_id, events, checkpoint.size, note, self._log.keyring())
 
     def scan(self, work_id: str) -> RetroactiveScanRow | None:
         with Session(self._engine) as session:

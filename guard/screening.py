@@ -20,12 +20,17 @@ from guard import validation
 from guard.catalog import Catalog, decode_audible
 from guard.config import Limits
 from guard.errors import AlreadyExists, InvalidArgument
+from guard.policy import PolicyGate
 from guard.prompts import PromptCipher
 from guard.provenance import dsse, record
 from guard.provenance.keyring import KeyStore
 from guard.provenance.log import TransparencyLog
-from guard.policy import PolicyGate
-from guard.storage.models import PolicyDecisionRow, ProvenanceRecordRow, ScreeningFingerprintRow, ScreeningRow
+from guard.storage.models import (
+    PolicyDecisionRow,
+    ProvenanceRecordRow,
+    ScreeningFingerprintRow,
+    ScreeningRow,
+)
 
 log = structlog.get_logger("guard.screening")
 

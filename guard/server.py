@@ -29,7 +29,13 @@ from guard.policy import PolicyGate
 from guard.prompts import PromptCipher
 from guard.provenance.log import TransparencyLog
 from guard.screening import Screener
-from guard.servicers import CatalogServicer, DisputeServicer, PolicyServicer, ProvenanceServicer, ScreeningServicer
+from guard.servicers import (
+    CatalogServicer,
+    DisputeServicer,
+    PolicyServicer,
+    ProvenanceServicer,
+    ScreeningServicer,
+)
 from guard.storage import create_engine_for, migrate
 from guard.v1 import (
     catalog_pb2,

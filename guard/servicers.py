@@ -16,17 +16,21 @@ from sqlmodel import Session
 import fingerprints
 import policies
 import takedown
-from takedown.report import render_html, render_json
 from guard.catalog import ACTIVE, Catalog, WorkDetails
 from guard.config import Limits
 from guard.disputes import CaseView, DisputeDesk, parse_action
 from guard.errors import GuardError, InvalidArgument, NotFound, ResourceExhausted
 from guard.observability import Metrics, current_principal
-from guard.screening import Evidence, Generation, Screener, Screening, decision_from_row
 from guard.policy import PolicyGate
 from guard.provenance.bundle import Leaf
 from guard.provenance.log import TransparencyLog
-from guard.storage.models import PolicyDecisionRow, ProvenanceRecordRow, RetroactiveScanRow, WorkRow
+from guard.screening import Evidence, Generation, Screener, Screening, decision_from_row
+from guard.storage.models import (
+    PolicyDecisionRow,
+    ProvenanceRecordRow,
+    RetroactiveScanRow,
+    WorkRow,
+)
 from guard.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -39,6 +43,7 @@ from guard.v1 import (
     screening_pb2,
     screening_pb2_grpc,
 )
+from takedown.report import render_html, render_json
 
 _DEFAULT_PAGE = 100
 _MAX_PAGE = 1000
@@ -380,6 +385,10 @@ class DisputeServicer(disputes_pb2_grpc.DisputeServiceServicer):
         with _statuses(context):
             report = self._desk.report(request.case_id)
             return disputes_pb2.Report(case_id=request.case_id, html=render_html(report), json=render_json(report))
+
+    def ExportHistory(self, request, context):  # noqa: N802
+        with _statuses(context):
+            return disputes_pb2.History(case_id=request.case_id, bundle=self._desk.history(request.case_id).to_json())
 
     def ExportStatements(self, request, context):  # noqa: N802
         with _statuses(context):

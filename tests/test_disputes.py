@@ -13,7 +13,13 @@ from pathlib import Path
 import grpc
 import pytest
 
-from guard.v1 import catalog_pb2, catalog_pb2_grpc, disputes_pb2, disputes_pb2_grpc, screening_pb2
+from guard.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    disputes_pb2,
+    disputes_pb2_grpc,
+    screening_pb2,
+)
 from tests.audio import DEMO_RATE, synth_music, wav_bytes
 from tests.conftest import Guard, SettableClock, start_guard
 from tests.test_service import register, screen
@@ -211,3 +217,39 @@ def test_statements_of_reasons_export(desk: Guard) -> None:
     assert sor["puid"] == case.case_id and sor["source_type"] == "SOURCE_ARTICLE_16"
     assert sor["category"] == "STATEMENT_CATEGORY_INTELLECTUAL_PROPERTY_INFRINGEMENTS"
     assert sor["territorial_scope"] == ["DE", "FR"] and "CONTENT_TYPE_AUDIO" in sor["content_type"]
+
+
+def test_a_case_history_verifies_offline_and_tampering_is_caught(desk: Guard, tmp_path: Path) -> None:
+    from guard.provenance.bundle import HistoryBundle
+    from guard.provenance.verify import verify_history
+
+    track = screen(desk, wav_bytes(synth_music(250, 12.0), DEMO_RATE))
+    claims, md, conn = stub(desk, "catalog")
+    case = claims.FileNotice(disputes_pb2.FileNoticeRequest(notice=notice(), screening_id=track.screening_id),
+                             metadata=md)
+    conn.close()
+    for action in ("accept", "disable"):
+        cli(desk, "act", case.case_id, action)
+    out = tmp_path / "history.json"
+    assert cli(desk, "export", case.case_id, "--out", str(out)).returncode == 0
+    keyring = tmp_path / "keyring.json"
+    keyring.write_text(desk.running.transparency_log.keyring().to_json())
+    audited = subprocess.run([sys.executable, "-m", "guard.cli", "audit", "verify", str(out), "--keyring",
+                              str(keyring), "--state", str(tmp_path / "state.json")],
+                             capture_output=True, text=True, timeout=60)
+    assert audited.returncode == 0, audited.stdout
+    assert "3 events chained from 'open'" in audited.stdout
+
+    history = HistoryBundle.from_json(out.read_text())
+    ring = desk.running.transparency_log.keyring()
+    dropped = HistoryBundle(history.case_id, (history.events[0], history.events[2]), history.tree_size,
+                            history.checkpoint, ring)
+    assert "chain" in {c.name for c in verify_history(dropped, ring).checks if not c.ok}
+    swapped = HistoryBundle(history.case_id, (history.events[1], history.events[0], history.events[2]),
+                            history.tree_size, history.checkpoint, ring)
+    assert not verify_history(swapped, ring).ok
+    edited = history.events[1].payload.replace(b'"accept"', b'"reject"')
+    forged = HistoryBundle(history.case_id, (history.events[0], history.events[1].__class__(
+        edited, history.events[1].log_index, history.events[1].leaf, history.events[1].inclusion_proof),
+        history.events[2]), history.tree_size, history.checkpoint, ring)
+    assert not verify_history(forged, ring).ok

@@ -20,9 +20,19 @@ from guard.datadir import DataDir
 from guard.provenance import dsse, merkle
 from guard.provenance.bundle import Bundle, CheckpointUpdate, Leaf
 from guard.provenance.keyring import Keyring, rfc3339
-from guard.provenance.note import Checkpoint, NoteError, note_key_id, open_note, sign_note
+from guard.provenance.note import (
+    Checkpoint,
+    NoteError,
+    note_key_id,
+    open_note,
+    sign_note,
+)
 from guard.provenance.record import PAYLOAD_TYPE, canonical, prompt_hash
-from guard.provenance.verify import SeenCheckpoint, verify_bundle, verify_checkpoint_update
+from guard.provenance.verify import (
+    SeenCheckpoint,
+    verify_bundle,
+    verify_checkpoint_update,
+)
 from guard.storage import create_engine_for, migrate
 from guard.v1 import provenance_pb2, provenance_pb2_grpc
 from tests.audio import DEMO_RATE, synth_music, wav_bytes

@@ -45,6 +45,11 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     reporting.add_argument("case_id")
     reporting.add_argument("--out", type=Path, default=Path("."), help="folder (default: here)")
     reporting.set_defaults(run=_disputes_report)
+    export = dis.add_parser("export", parents=[client],
+                            help="a case's logged history with inclusion proofs, for `guard audit verify`")
+    export.add_argument("case_id")
+    export.add_argument("--out", type=Path, help="file (default: CASE.case-history.json)")
+    export.set_defaults(run=_disputes_export)
     sor = dis.add_parser("export-sor", parents=[client],
                          help="statements of reasons in the DSA Transparency Database's field format (JSON lines)")
     sor.add_argument("--territory", nargs="*", default=[], help="ISO codes (default: the EU member states)")
@@ -158,6 +163,18 @@ def _disputes_report(args: argparse.Namespace) -> int:
     html_path.write_text(report.html)
     json_path.write_text(report.json)
     print(f"wrote {html_path} and {json_path}")
+    return 0
+
+
+def _disputes_export(args: argparse.Namespace) -> int:
+    from guard.v1 import disputes_pb2
+
+    history = _dispute_call(args, "ExportHistory", disputes_pb2.GetCaseRequest(case_id=args.case_id))
+    if history is None:
+        return 2
+    out = args.out or Path(f"{args.case_id}.case-history.json")
+    out.write_text(history.bundle)
+    print(f"wrote {out}")
     return 0
 
 

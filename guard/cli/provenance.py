@@ -35,7 +35,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     auditing.add_argument("--state", type=Path, default=_default_audit_state(),
                           help="where the last verified checkpoint is remembered (default: %(default)s)")
     auditing.add_argument("--json", action="store_true")
-    verify = aud.add_parser("verify", parents=[auditing], help="verify bundles")
+    verify = aud.add_parser("verify", parents=[auditing],
+                            help="verify record bundles and case histories (`guard disputes export`)")
     verify.add_argument("bundles", type=Path, nargs="+")
     verify.set_defaults(run=_audit_verify)
     checkpoint = aud.add_parser("checkpoint", parents=[auditing],
@@ -119,14 +120,24 @@ def _print_reports(reports: list, as_json: bool) -> None:
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
-    from guard.provenance.bundle import Bundle, BundleError
-    from guard.provenance.verify import Check, Report, verify_bundle
+    from guard.provenance.bundle import (
+        HISTORY_TYPE,
+        Bundle,
+        BundleError,
+        HistoryBundle,
+        media_type,
+    )
+    from guard.provenance.verify import Check, Report, verify_bundle, verify_history
 
     keyring, seen = _load_audit(args)
     reports = []
     for path in args.bundles:
         try:
-            reports.append(verify_bundle(Bundle.from_json(path.read_text()), keyring, seen))
+            text = path.read_text()
+            if media_type(text) == HISTORY_TYPE:
+                reports.append(verify_history(HistoryBundle.from_json(text), keyring))
+            else:
+                reports.append(verify_bundle(Bundle.from_json(text), keyring, seen))
         except (OSError, BundleError) as exc:
             reports.append(Report(subject=str(path), checks=[Check("bundle", False, str(exc))]))
     _print_reports(reports, args.json)

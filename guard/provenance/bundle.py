@@ -121,3 +121,62 @@ class CheckpointUpdate:
             )
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise BundleError(f"malformed checkpoint update: {exc}") from exc
+
+
+HISTORY_TYPE = "application/vnd.guard.case-history.v1+json"
+EVENT_LEAF = "dispute_event"
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    payload: bytes
+    """The event, RFC 8785 canonical JSON, exactly as hashed into the chain and the log."""
+    log_index: int
+    leaf: bytes
+    inclusion_proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class HistoryBundle:
+    """A dispute case's whole history, each event with its inclusion proof against one checkpoint."""
+
+    case_id: str
+    events: tuple[LoggedEvent, ...]
+    tree_size: int
+    checkpoint: str
+    keyring: Keyring
+
+    def to_json(self) -> str:
+        b64 = base64.b64encode
+        return json.dumps({
+            "media_type": HISTORY_TYPE, "case_id": self.case_id, "tree_size": self.tree_size,
+            "events": [{"payload": b64(e.payload).decode(), "log_index": e.log_index, "leaf": b64(e.leaf).decode(),
+                        "inclusion_proof": [b64(h).decode() for h in e.inclusion_proof]} for e in self.events],
+            "checkpoint": self.checkpoint, "keyring": json.loads(self.keyring.to_json()),
+        }, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "HistoryBundle":
+        try:
+            data = json.loads(text)
+            if data.get("media_type") != HISTORY_TYPE:
+                raise BundleError(f"not a case history (media_type {data.get('media_type')!r})")
+            decode = base64.b64decode
+            return cls(
+                case_id=str(data["case_id"]), tree_size=int(data["tree_size"]), checkpoint=str(data["checkpoint"]),
+                keyring=Keyring.from_json(json.dumps(data["keyring"])),
+                events=tuple(LoggedEvent(decode(e["payload"], validate=True), int(e["log_index"]),
+                                         decode(e["leaf"], validate=True),
+                                         tuple(decode(h, validate=True) for h in e["inclusion_proof"]))
+                             for e in data["events"]),
+            )
+        except (ValueError, KeyError, TypeError, binascii.Error, KeyringError) as exc:
+            raise BundleError(f"malformed case history: {exc}") from exc
+
+
+def media_type(text: str) -> str:
+    """Which kind of bundle a file holds, without trusting anything in it."""
+    try:
+        return str(json.loads(text).get("media_type", ""))
+    except (ValueError, AttributeError):
+        return ""

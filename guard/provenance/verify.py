@@ -18,9 +18,23 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from guard.provenance import merkle
-from guard.provenance.bundle import RECORD_LEAF, Bundle, BundleError, CheckpointUpdate, Leaf
+from guard.provenance.bundle import (
+    EVENT_LEAF,
+    RECORD_LEAF,
+    Bundle,
+    BundleError,
+    CheckpointUpdate,
+    HistoryBundle,
+    Leaf,
+)
 from guard.provenance.dsse import pae
-from guard.provenance.keyring import Keyring, KeyringError, PublicKey, parse_rfc3339, rfc3339
+from guard.provenance.keyring import (
+    Keyring,
+    KeyringError,
+    PublicKey,
+    parse_rfc3339,
+    rfc3339,
+)
 from guard.provenance.note import Checkpoint, NoteError, open_note, parse_checkpoint
 from guard.provenance.record import PAYLOAD_TYPE, canonical
 
@@ -234,3 +248,51 @@ def verify_checkpoint_update(
     if seen is not None and new.size == seen.checkpoint.size:
         return report, seen
     return report, SeenCheckpoint(new, update.checkpoint, now)
+
+
+def verify_history(bundle: HistoryBundle, keyring: Keyring) -> Report:
+    """A case's events: canonical, chained by hash from the first, each in the log under one signed checkpoint."""
+    report = Report(subject=f"case {bundle.case_id} history ({len(bundle.events)} events)")
+    state: dict = {}
+
+    def checkpoint_signature() -> str:
+        checkpoint, key = open_checkpoint(bundle.checkpoint, keyring)
+        if bundle.tree_size != checkpoint.size:
+            raise ValueError(f"proofs are for size {bundle.tree_size}, the checkpoint for {checkpoint.size}")
+        state["checkpoint"] = checkpoint
+        return f"{checkpoint.origin} size {checkpoint.size} signed by {key.key_id}"
+
+    def chain() -> str:
+        previous = ""
+        for expected, logged in enumerate(bundle.events):
+            event = json.loads(logged.payload)
+            if canonical(event) != logged.payload:
+                raise ValueError(f"event {expected} is not RFC 8785 canonical JSON")
+            if event.get("case_id") != bundle.case_id or event.get("sequence") != expected:
+                raise ValueError(f"event {expected} is out of place (case {event.get('case_id')}, "
+                                 f"sequence {event.get('sequence')}): reordered or dropped")
+            if event.get("previous_hash") != previous:
+                raise ValueError(f"event {expected} does not follow event {expected - 1}: the chain is broken")
+            previous = hashlib.sha256(logged.payload).hexdigest()
+        return f"{len(bundle.events)} events chained from 'open'"
+
+    def inclusion() -> str:
+        checkpoint = state["checkpoint"]
+        for logged in bundle.events:
+            leaf = Leaf.decode(logged.leaf)
+            event = json.loads(logged.payload)
+            if leaf.kind != EVENT_LEAF or leaf.subject != f"{bundle.case_id}#{event.get('sequence')}":
+                raise ValueError(f"log entry {logged.log_index} is not this case's event {event.get('sequence')}")
+            if leaf.payload_sha256 != hashlib.sha256(logged.payload).hexdigest():
+                raise ValueError(f"log entry {logged.log_index} commits to a different event")
+            merkle.verify_inclusion(merkle.leaf_hash(logged.leaf), logged.log_index, checkpoint.size,
+                                    logged.inclusion_proof, checkpoint.root)
+        return f"every event is in the log of size {checkpoint.size}"
+
+    if not bundle.events:
+        report.checks.append(Check("events", False, "the history is empty"))
+        return report
+    report.check("chain", chain)
+    if report.check("checkpoint signature", checkpoint_signature):
+        report.check("inclusion proofs", inclusion)
+    return report

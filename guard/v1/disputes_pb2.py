@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17guard/v1/disputes.proto\x12\x08guard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\x06Report\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0c\n\x04html\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\"4\n\x17\x45xportStatementsRequest\x12\x19\n\x11territorial_scope\x18\x01 \x03(\t\".\n\x18\x45xportStatementsResponse\x12\x12\n\nstatements\x18\x01 \x01(\t\"\xa1\x02\n\x06Notice\x12\x0e\n\x06regime\x18\x01 \x01(\t\x12\x15\n\rclaimant_name\x18\x02 \x01(\t\x12\x16\n\x0e\x63laimant_email\x18\x03 \x01(\t\x12\x18\n\x10\x63laimant_address\x18\x04 \x01(\t\x12\x16\n\x0e\x63laimant_phone\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\t\x12\x18\n\x10work_description\x18\x07 \x01(\t\x12\x0f\n\x07work_id\x18\x08 \x01(\t\x12\x19\n\x11\x63ontent_locations\x18\t \x03(\t\x12\x13\n\x0b\x65xplanation\x18\n \x01(\t\x12\x1c\n\x14good_faith_statement\x18\x0b \x01(\x08\x12\x1a\n\x12\x61\x63\x63uracy_statement\x18\x0c \x01(\x08\"\xc5\x01\n\rCounterNotice\x12\x15\n\ruploader_name\x18\x01 \x01(\t\x12\x18\n\x10uploader_address\x18\x02 \x01(\t\x12\x16\n\x0euploader_phone\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\t\x12\x1f\n\x17material_identification\x18\x05 \x01(\t\x12\x19\n\x11mistake_statement\x18\x06 \x01(\x08\x12\x1c\n\x14jurisdiction_consent\x18\x07 \x01(\x08\"K\n\x11\x46ileNoticeRequest\x12 \n\x06notice\x18\x01 \x01(\x0b\x32\x10.guard.v1.Notice\x12\x14\n\x0cscreening_id\x18\x02 \x01(\t\"\\\n\x18\x46ileCounterNoticeRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12/\n\x0e\x63ounter_notice\x18\x02 \x01(\x0b\x32\x17.guard.v1.CounterNotice\"e\n\nActRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x62\x61sis\x18\x04 \x01(\t\x12\x17\n\x0f\x65vidence_sha256\x18\x05 \x03(\t\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"X\n\x10ListCasesRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0f\n\x07work_id\x18\x02 \x01(\t\x12\x10\n\x08\x63laimant\x18\x03 \x01(\t\x12\x12\n\ndue_before\x18\x04 \x01(\t\"\x1f\n\x0eListDueRequest\x12\r\n\x05until\x18\x01 \x01(\t\"\x8c\x02\n\tCaseEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x12\n\nfrom_state\x18\x03 \x01(\t\x12\x10\n\x08to_state\x18\x04 \x01(\t\x12\x12\n\nactor_kind\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\t\x12\x12\n\nactor_role\x18\x07 \x01(\t\x12\r\n\x05\x62\x61sis\x18\x08 \x01(\t\x12\x0e\n\x06reason\x18\t \x01(\t\x12&\n\x02\x61t\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04hash\x18\x0b \x01(\t\x12\x15\n\rprevious_hash\x18\x0c \x01(\t\x12\x11\n\tlog_index\x18\r \x01(\x03\"\x8b\x04\n\x04\x43\x61se\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x0e\n\x06origin\x18\x03 \x01(\t\x12 \n\x06notice\x18\x04 \x01(\x0b\x32\x10.guard.v1.Notice\x12\x10\n\x08track_id\x18\x05 \x01(\t\x12\x10\n\x08uploader\x18\x06 \x01(\t\x12\x0f\n\x07work_id\x18\x07 \x01(\t\x12-\n\topened_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndue_action\x18\t \x01(\t\x12\x0e\n\x06\x64ue_on\x18\n \x01(\t\x12\x12\n\nrespond_by\x18\x0b \x01(\t\x12\x1a\n\x12restore_not_before\x18\x0c \x01(\t\x12\x19\n\x11restore_not_after\x18\r \x01(\t\x12\x33\n\x0f\x63omplaint_until\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14statement_of_reasons\x18\x0f \x01(\t\x12\x14\n\x0c\x63lose_reason\x18\x10 \x01(\t\x12\x18\n\x10missing_elements\x18\x11 \x03(\t\x12#\n\x06\x65vents\x18\x12 \x03(\x0b\x32\x13.guard.v1.CaseEvent\x12\x10\n\x08\x65vidence\x18\x13 \x01(\t\x12$\n\x1cuploader_is_repeat_infringer\x18\x14 \x01(\x08\"2\n\x11ListCasesResponse\x12\x1d\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x0e.guard.v1.Case2\x92\x04\n\x0e\x44isputeService\x12\x39\n\nFileNotice\x12\x1b.guard.v1.FileNoticeRequest\x1a\x0e.guard.v1.Case\x12G\n\x11\x46ileCounterNotice\x12\".guard.v1.FileCounterNoticeRequest\x1a\x0e.guard.v1.Case\x12+\n\x03\x41\x63t\x12\x14.guard.v1.ActRequest\x1a\x0e.guard.v1.Case\x12\x33\n\x07GetCase\x12\x18.guard.v1.GetCaseRequest\x1a\x0e.guard.v1.Case\x12\x44\n\tListCases\x12\x1a.guard.v1.ListCasesRequest\x1a\x1b.guard.v1.ListCasesResponse\x12@\n\x07ListDue\x12\x18.guard.v1.ListDueRequest\x1a\x1b.guard.v1.ListCasesResponse\x12\x37\n\tGetReport\x12\x18.guard.v1.GetCaseRequest\x1a\x10.guard.v1.Report\x12Y\n\x10\x45xportStatements\x12!.guard.v1.ExportStatementsRequest\x1a\".guard.v1.ExportStatementsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17guard/v1/disputes.proto\x12\x08guard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\x06Report\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0c\n\x04html\x18\x02 \x01(\t\x12\x0c\n\x04json\x18\x03 \x01(\t\"*\n\x07History\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0e\n\x06\x62undle\x18\x02 \x01(\t\"4\n\x17\x45xportStatementsRequest\x12\x19\n\x11territorial_scope\x18\x01 \x03(\t\".\n\x18\x45xportStatementsResponse\x12\x12\n\nstatements\x18\x01 \x01(\t\"\xa1\x02\n\x06Notice\x12\x0e\n\x06regime\x18\x01 \x01(\t\x12\x15\n\rclaimant_name\x18\x02 \x01(\t\x12\x16\n\x0e\x63laimant_email\x18\x03 \x01(\t\x12\x18\n\x10\x63laimant_address\x18\x04 \x01(\t\x12\x16\n\x0e\x63laimant_phone\x18\x05 \x01(\t\x12\x11\n\tsignature\x18\x06 \x01(\t\x12\x18\n\x10work_description\x18\x07 \x01(\t\x12\x0f\n\x07work_id\x18\x08 \x01(\t\x12\x19\n\x11\x63ontent_locations\x18\t \x03(\t\x12\x13\n\x0b\x65xplanation\x18\n \x01(\t\x12\x1c\n\x14good_faith_statement\x18\x0b \x01(\x08\x12\x1a\n\x12\x61\x63\x63uracy_statement\x18\x0c \x01(\x08\"\xc5\x01\n\rCounterNotice\x12\x15\n\ruploader_name\x18\x01 \x01(\t\x12\x18\n\x10uploader_address\x18\x02 \x01(\t\x12\x16\n\x0euploader_phone\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\t\x12\x1f\n\x17material_identification\x18\x05 \x01(\t\x12\x19\n\x11mistake_statement\x18\x06 \x01(\x08\x12\x1c\n\x14jurisdiction_consent\x18\x07 \x01(\x08\"K\n\x11\x46ileNoticeRequest\x12 \n\x06notice\x18\x01 \x01(\x0b\x32\x10.guard.v1.Notice\x12\x14\n\x0cscreening_id\x18\x02 \x01(\t\"\\\n\x18\x46ileCounterNoticeRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12/\n\x0e\x63ounter_notice\x18\x02 \x01(\x0b\x32\x17.guard.v1.CounterNotice\"e\n\nActRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05\x62\x61sis\x18\x04 \x01(\t\x12\x17\n\x0f\x65vidence_sha256\x18\x05 \x03(\t\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"X\n\x10ListCasesRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0f\n\x07work_id\x18\x02 \x01(\t\x12\x10\n\x08\x63laimant\x18\x03 \x01(\t\x12\x12\n\ndue_before\x18\x04 \x01(\t\"\x1f\n\x0eListDueRequest\x12\r\n\x05until\x18\x01 \x01(\t\"\x8c\x02\n\tCaseEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x12\n\nfrom_state\x18\x03 \x01(\t\x12\x10\n\x08to_state\x18\x04 \x01(\t\x12\x12\n\nactor_kind\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\t\x12\x12\n\nactor_role\x18\x07 \x01(\t\x12\r\n\x05\x62\x61sis\x18\x08 \x01(\t\x12\x0e\n\x06reason\x18\t \x01(\t\x12&\n\x02\x61t\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04hash\x18\x0b \x01(\t\x12\x15\n\rprevious_hash\x18\x0c \x01(\t\x12\x11\n\tlog_index\x18\r \x01(\x03\"\x8b\x04\n\x04\x43\x61se\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\x0e\n\x06origin\x18\x03 \x01(\t\x12 \n\x06notice\x18\x04 \x01(\x0b\x32\x10.guard.v1.Notice\x12\x10\n\x08track_id\x18\x05 \x01(\t\x12\x10\n\x08uploader\x18\x06 \x01(\t\x12\x0f\n\x07work_id\x18\x07 \x01(\t\x12-\n\topened_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\ndue_action\x18\t \x01(\t\x12\x0e\n\x06\x64ue_on\x18\n \x01(\t\x12\x12\n\nrespond_by\x18\x0b \x01(\t\x12\x1a\n\x12restore_not_before\x18\x0c \x01(\t\x12\x19\n\x11restore_not_after\x18\r \x01(\t\x12\x33\n\x0f\x63omplaint_until\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14statement_of_reasons\x18\x0f \x01(\t\x12\x14\n\x0c\x63lose_reason\x18\x10 \x01(\t\x12\x18\n\x10missing_elements\x18\x11 \x03(\t\x12#\n\x06\x65vents\x18\x12 \x03(\x0b\x32\x13.guard.v1.CaseEvent\x12\x10\n\x08\x65vidence\x18\x13 \x01(\t\x12$\n\x1cuploader_is_repeat_infringer\x18\x14 \x01(\x08\"2\n\x11ListCasesResponse\x12\x1d\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x0e.guard.v1.Case2\xd0\x04\n\x0e\x44isputeService\x12\x39\n\nFileNotice\x12\x1b.guard.v1.FileNoticeRequest\x1a\x0e.guard.v1.Case\x12G\n\x11\x46ileCounterNotice\x12\".guard.v1.FileCounterNoticeRequest\x1a\x0e.guard.v1.Case\x12+\n\x03\x41\x63t\x12\x14.guard.v1.ActRequest\x1a\x0e.guard.v1.Case\x12\x33\n\x07GetCase\x12\x18.guard.v1.GetCaseRequest\x1a\x0e.guard.v1.Case\x12\x44\n\tListCases\x12\x1a.guard.v1.ListCasesRequest\x1a\x1b.guard.v1.ListCasesResponse\x12@\n\x07ListDue\x12\x18.guard.v1.ListDueRequest\x1a\x1b.guard.v1.ListCasesResponse\x12\x37\n\tGetReport\x12\x18.guard.v1.GetCaseRequest\x1a\x10.guard.v1.Report\x12<\n\rExportHistory\x12\x18.guard.v1.GetCaseRequest\x1a\x11.guard.v1.History\x12Y\n\x10\x45xportStatements\x12!.guard.v1.ExportStatementsRequest\x1a\".guard.v1.ExportStatementsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,32 +34,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REPORT']._serialized_start=70
   _globals['_REPORT']._serialized_end=123
-  _globals['_EXPORTSTATEMENTSREQUEST']._serialized_start=125
-  _globals['_EXPORTSTATEMENTSREQUEST']._serialized_end=177
-  _globals['_EXPORTSTATEMENTSRESPONSE']._serialized_start=179
-  _globals['_EXPORTSTATEMENTSRESPONSE']._serialized_end=225
-  _globals['_NOTICE']._serialized_start=228
-  _globals['_NOTICE']._serialized_end=517
-  _globals['_COUNTERNOTICE']._serialized_start=520
-  _globals['_COUNTERNOTICE']._serialized_end=717
-  _globals['_FILENOTICEREQUEST']._serialized_start=719
-  _globals['_FILENOTICEREQUEST']._serialized_end=794
-  _globals['_FILECOUNTERNOTICEREQUEST']._serialized_start=796
-  _globals['_FILECOUNTERNOTICEREQUEST']._serialized_end=888
-  _globals['_ACTREQUEST']._serialized_start=890
-  _globals['_ACTREQUEST']._serialized_end=991
-  _globals['_GETCASEREQUEST']._serialized_start=993
-  _globals['_GETCASEREQUEST']._serialized_end=1026
-  _globals['_LISTCASESREQUEST']._serialized_start=1028
-  _globals['_LISTCASESREQUEST']._serialized_end=1116
-  _globals['_LISTDUEREQUEST']._serialized_start=1118
-  _globals['_LISTDUEREQUEST']._serialized_end=1149
-  _globals['_CASEEVENT']._serialized_start=1152
-  _globals['_CASEEVENT']._serialized_end=1420
-  _globals['_CASE']._serialized_start=1423
-  _globals['_CASE']._serialized_end=1946
-  _globals['_LISTCASESRESPONSE']._serialized_start=1948
-  _globals['_LISTCASESRESPONSE']._serialized_end=1998
-  _globals['_DISPUTESERVICE']._serialized_start=2001
-  _globals['_DISPUTESERVICE']._serialized_end=2531
+  _globals['_HISTORY']._serialized_start=125
+  _globals['_HISTORY']._serialized_end=167
+  _globals['_EXPORTSTATEMENTSREQUEST']._serialized_start=169
+  _globals['_EXPORTSTATEMENTSREQUEST']._serialized_end=221
+  _globals['_EXPORTSTATEMENTSRESPONSE']._serialized_start=223
+  _globals['_EXPORTSTATEMENTSRESPONSE']._serialized_end=269
+  _globals['_NOTICE']._serialized_start=272
+  _globals['_NOTICE']._serialized_end=561
+  _globals['_COUNTERNOTICE']._serialized_start=564
+  _globals['_COUNTERNOTICE']._serialized_end=761
+  _globals['_FILENOTICEREQUEST']._serialized_start=763
+  _globals['_FILENOTICEREQUEST']._serialized_end=838
+  _globals['_FILECOUNTERNOTICEREQUEST']._serialized_start=840
+  _globals['_FILECOUNTERNOTICEREQUEST']._serialized_end=932
+  _globals['_ACTREQUEST']._serialized_start=934
+  _globals['_ACTREQUEST']._serialized_end=1035
+  _globals['_GETCASEREQUEST']._serialized_start=1037
+  _globals['_GETCASEREQUEST']._serialized_end=1070
+  _globals['_LISTCASESREQUEST']._serialized_start=1072
+  _globals['_LISTCASESREQUEST']._serialized_end=1160
+  _globals['_LISTDUEREQUEST']._serialized_start=1162
+  _globals['_LISTDUEREQUEST']._serialized_end=1193
+  _globals['_CASEEVENT']._serialized_start=1196
+  _globals['_CASEEVENT']._serialized_end=1464
+  _globals['_CASE']._serialized_start=1467
+  _globals['_CASE']._serialized_end=1990
+  _globals['_LISTCASESRESPONSE']._serialized_start=1992
+  _globals['_LISTCASESRESPONSE']._serialized_end=2042
+  _globals['_DISPUTESERVICE']._serialized_start=2045
+  _globals['_DISPUTESERVICE']._serialized_end=2637
 # @@protoc_insertion_point(module_scope)

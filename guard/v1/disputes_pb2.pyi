@@ -19,6 +19,14 @@ class Report(_message.Message):
     json: str
     def __init__(self, case_id: _Optional[str] = ..., html: _Optional[str] = ..., json: _Optional[str] = ...) -> None: ...
 
+class History(_message.Message):
+    __slots__ = ("case_id", "bundle")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    BUNDLE_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    bundle: str
+    def __init__(self, case_id: _Optional[str] = ..., bundle: _Optional[str] = ...) -> None: ...
+
 class ExportStatementsRequest(_message.Message):
     __slots__ = ("territorial_scope",)
     TERRITORIAL_SCOPE_FIELD_NUMBER: _ClassVar[int]

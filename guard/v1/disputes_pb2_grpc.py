@@ -73,6 +73,11 @@ class DisputeServiceStub:
                 request_serializer=guard_dot_v1_dot_disputes__pb2.GetCaseRequest.SerializeToString,
                 response_deserializer=guard_dot_v1_dot_disputes__pb2.Report.FromString,
                 _registered_method=True)
+        self.ExportHistory = channel.unary_unary(
+                '/guard.v1.DisputeService/ExportHistory',
+                request_serializer=guard_dot_v1_dot_disputes__pb2.GetCaseRequest.SerializeToString,
+                response_deserializer=guard_dot_v1_dot_disputes__pb2.History.FromString,
+                _registered_method=True)
         self.ExportStatements = channel.unary_unary(
                 '/guard.v1.DisputeService/ExportStatements',
                 request_serializer=guard_dot_v1_dot_disputes__pb2.ExportStatementsRequest.SerializeToString,
@@ -131,6 +136,14 @@ class DisputeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportHistory(self, request, context):
+        """The case's hash-chained events with their inclusion proofs, a file
+        `guard audit verify` checks offline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ExportStatements(self, request, context):
         """Statements of reasons in the DSA Transparency Database's field format.
         """
@@ -175,6 +188,11 @@ def add_DisputeServiceServicer_to_server(servicer, server):
                     servicer.GetReport,
                     request_deserializer=guard_dot_v1_dot_disputes__pb2.GetCaseRequest.FromString,
                     response_serializer=guard_dot_v1_dot_disputes__pb2.Report.SerializeToString,
+            ),
+            'ExportHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportHistory,
+                    request_deserializer=guard_dot_v1_dot_disputes__pb2.GetCaseRequest.FromString,
+                    response_serializer=guard_dot_v1_dot_disputes__pb2.History.SerializeToString,
             ),
             'ExportStatements': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportStatements,
@@ -375,6 +393,33 @@ class DisputeService:
             '/guard.v1.DisputeService/GetReport',
             guard_dot_v1_dot_disputes__pb2.GetCaseRequest.SerializeToString,
             guard_dot_v1_dot_disputes__pb2.Report.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guard.v1.DisputeService/ExportHistory',
+            guard_dot_v1_dot_disputes__pb2.GetCaseRequest.SerializeToString,
+            guard_dot_v1_dot_disputes__pb2.History.FromString,
             options,
             channel_credentials,
             insecure,
