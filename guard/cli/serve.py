@@ -50,9 +50,11 @@ def _serve(args: argparse.Namespace) -> int:
         queries = install_demo(running.catalog, settings.data_dir / "demo")
         guard_bin = Path(sys.argv[0]).resolve()
         print(f"\nguard is serving on {settings.listen} (TLS) with a demo catalog of 3 works.", file=sys.stderr)
-        print("In another terminal, screen a file against it:", file=sys.stderr)
+        print("In another terminal, screen a file against it (the first is blocked, the second allowed):",
+              file=sys.stderr)
         for path in queries:
-            print(f"  {guard_bin} screen --data-dir {settings.data_dir} {path}", file=sys.stderr)
+            print(f"  {guard_bin} screen --data-dir {settings.data_dir} --consent-reference demo-consent {path}",
+                  file=sys.stderr)
         print(file=sys.stderr)
     stopping.wait()
     running.stop(settings.shutdown_grace_seconds)
