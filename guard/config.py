@@ -39,6 +39,8 @@ class Settings:
     jurisdiction: str = "US"
     """Country (ISO 3166-1) whose public holidays count against statutory business days."""
     subdivision: str | None = None
+    appeal_business_days: int = 10
+    """Policy: how long a claimant has to pursue an appeal against a restore."""
     due_interval_seconds: float = 60.0
     """How often the disputes' automated steps (restores, lapses) are taken."""
     prompt_key_file: Path | None = None

@@ -105,8 +105,14 @@ def start(
     migrate(engine)
     transparency_log = TransparencyLog(engine, data_dir.signing_keys, clock)
     gate = PolicyGate(engine, data_dir.policy_keys, clock)
-    desk = DisputeDesk(engine, transparency_log, takedown.BusinessCalendar(settings.jurisdiction, settings.subdivision),
-                       clock, new_case_id)
+    calendar = takedown.BusinessCalendar(settings.jurisdiction, settings.subdivision)
+    try:
+        calendar.holiday(clock().date())
+    except NotImplementedError as exc:
+        raise SystemExit(f"guard: no holiday calendar for jurisdiction {settings.jurisdiction!r} "
+                         f"(subdivision {settings.subdivision!r}): {exc}") from None
+    desk = DisputeDesk(engine, transparency_log, calendar, clock, new_case_id,
+                       takedown.DisputeRules(appeal_business_days=settings.appeal_business_days))
     scans = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard-rescan")
 
     def automated() -> takedown.Actor:

@@ -24,6 +24,11 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     serve.add_argument("--prompt-key-file", type=Path, help="32-byte AES key for prompts at rest "
                        "(default: DATA_DIR/keys/prompt.key; env GUARD_PROMPT_KEY_FILE)")
     serve.add_argument("--workers", type=int, default=8, help="concurrent RPCs (default: %(default)s)")
+    serve.add_argument("--jurisdiction", default="US", help="country whose public holidays count against statutory "
+                       "business days (default: %(default)s)")
+    serve.add_argument("--subdivision", help="state or region for the holiday calendar, e.g. BY for Bavaria")
+    serve.add_argument("--appeal-business-days", type=int, default=10,
+                       help="how long a claimant has to pursue an appeal (default: %(default)s)")
     serve.add_argument("--demo-catalog", action="store_true", help="register the synthetic demo works first")
     serve.set_defaults(run=_serve)
 
@@ -39,6 +44,9 @@ def _serve(args: argparse.Namespace) -> int:
         database_url=args.database_url or os.environ.get("GUARD_DATABASE_URL"),
         metrics_listen=None if args.metrics_listen == "off" else args.metrics_listen,
         workers=args.workers,
+        jurisdiction=args.jurisdiction,
+        subdivision=args.subdivision,
+        appeal_business_days=args.appeal_business_days,
         prompt_key_file=args.prompt_key_file or _env_path("GUARD_PROMPT_KEY_FILE"),
         limits=Limits(max_request_bytes=args.max_request_mib * MIB, max_audio_seconds=args.max_audio_seconds),
     )
