@@ -52,7 +52,7 @@ class NullModel:
     calibrate): slope 0.114 per unit of evidence.
     """
 
-    scale: float = 0.941
+    scale: float = 0.940
     slope: float = 0.1142
 
     def false_match_probability(self, stretch: "Stretch", trials: int) -> float:

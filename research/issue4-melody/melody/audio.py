@@ -55,8 +55,12 @@ SPLIT_DIP = 0.55
 """Re-articulation: salience falls below this fraction of the note's running peak, then recovers."""
 MIN_MELODY_NOTES = 8
 MIN_MELODY_SECONDS = 2.0
-MIN_STABLE_SHARE = 0.35
-"""Of the frames the tracker calls voiced, at least this share must lie in notes (speech glides do not)."""
+MIN_STABLE_SHARE = 0.5
+"""Of the time the tracker calls voiced, at least this share must lie in held notes (drum hits and speech
+syllables give short, unstable 'notes')."""
+LONG_NOTE_S = 0.12
+MIN_HARMONICITY = 0.2
+FRAME_HARMONICITY = 0.12
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,9 @@ def _grid() -> tuple[np.ndarray, scipy.sparse.csr_matrix, np.ndarray]:
     return _CACHE["grid"]
 
 
-def salience(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Harmonic-sum salience (frames x f0 bins), the mel power spectrogram (for onsets), frame times."""
+def salience(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Harmonic-sum salience (frames x f0 bins), the mel power spectrogram (for onsets), frame times, and
+    each frame's total peak magnitude in the partial band (to tell how much of it one harmonic comb explains)."""
     f0, m, mel = _grid()
     spec = np.abs(librosa.stft(samples, n_fft=N_FFT, hop_length=HOP, center=True)).astype(np.float32)
     peak = np.zeros_like(spec)
@@ -111,7 +116,14 @@ def salience(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     sal = (scipy.sparse.csr_matrix(peak.T) @ m.T).toarray() if peak.any() else np.zeros((spec.shape[1], len(f0)))
     power = mel @ (spec.astype(np.float64) ** 2)
     times = librosa.frames_to_time(np.arange(spec.shape[1]), sr=SAMPLE_RATE, hop_length=HOP)
-    return sal.astype(np.float64), power, times
+    band = _band()
+    total = peak[band].sum(axis=0).astype(np.float64)
+    return sal.astype(np.float64), power, times, total
+
+
+def _band() -> np.ndarray:
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
+    return (freqs >= FMIN * 0.9) & (freqs <= MAX_PARTIAL_HZ)
 
 
 @numba.njit(cache=True)
@@ -167,20 +179,20 @@ def extract(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Extraction:
     if samples.size < N_FFT or not np.isfinite(samples).all() or float(np.max(np.abs(samples))) < 1e-3:
         raise NoMelodyFound("no melody found: the audio is silent or too short")
     f0_grid, _, _ = _grid()
-    sal, power, times = salience(samples)
+    sal, power, times, total = salience(samples)
     path, path_sal = track(sal)
-    loud = np.percentile(path_sal, 90)
-    voiced = path_sal >= VOICING_RATIO * max(loud, 1e-12)
+    voiced, harmonic = _voicing(path_sal, total)
     midi = 12 * np.log2(f0_grid[path] / 440.0) + 69 + _refine(sal, path) / BINS_PER_SEMITONE
-    notes = _segment(midi, path_sal / max(loud, 1e-12), voiced, times)
-    stable_frames = sum(hi - lo for lo, hi, _, _ in notes)
-    voiced_frames = int(voiced.sum())
-    note_seconds = stable_frames * HOP / SAMPLE_RATE
-    if (len(notes) < MIN_MELODY_NOTES or note_seconds < MIN_MELODY_SECONDS
-            or stable_frames < MIN_STABLE_SHARE * max(1, voiced_frames)):
+    loud = max(np.percentile(path_sal, 90), 1e-12)
+    notes = _segment(midi, path_sal / loud, voiced, times)
+    durations = np.array([(hi - lo) * HOP / SAMPLE_RATE for lo, hi, _, _ in notes]) if notes else np.zeros(0)
+    long_seconds = float(durations[durations >= LONG_NOTE_S].sum())
+    voiced_seconds = float(voiced.sum()) * HOP / SAMPLE_RATE
+    if (harmonic < MIN_HARMONICITY or len(notes) < MIN_MELODY_NOTES or long_seconds < MIN_MELODY_SECONDS
+            or long_seconds < MIN_STABLE_SHARE * max(voiced_seconds, 1e-9)):
         raise NoMelodyFound(
-            f"no melody found: {len(notes)} stable pitched notes covering {note_seconds:.1f} s "
-            f"({100 * stable_frames / max(1, voiced_frames):.0f}% of pitched frames)"
+            f"no melody found: harmonicity {harmonic:.2f} (a melody needs >= {MIN_HARMONICITY}), "
+            f"{len(notes)} pitched notes, {long_seconds:.1f} s of them held >= {1000 * LONG_NOTE_S:.0f} ms"
         )
     beats, tempo, per_bar, downbeat, onset_env = _beats(power, times)
     start = np.array([times[lo] for lo, _, _, _ in notes])
@@ -203,11 +215,22 @@ def extract(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Extraction:
 def pitch_track(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Frame times, f0 (Hz) along the tracked path on every frame, voicing: for raw pitch accuracy."""
     f0_grid, _, _ = _grid()
-    sal, _, times = salience(np.asarray(samples, dtype=np.float32))
+    sal, _, times, total = salience(np.asarray(samples, dtype=np.float32))
     path, path_sal = track(sal)
     midi = 12 * np.log2(f0_grid[path] / 440.0) + 69 + _refine(sal, path) / BINS_PER_SEMITONE
-    voiced = path_sal >= VOICING_RATIO * max(np.percentile(path_sal, 90), 1e-12)
+    voiced, _ = _voicing(path_sal, total)
     return times, 440.0 * 2 ** ((midi - 69) / 12), voiced
+
+
+def _voicing(path_sal: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, float]:
+    """Voiced frames, and the track's harmonicity: the median share of a voiced frame's spectral peaks that
+    the tracked pitch's harmonic comb explains (noise ~0.1, drums ~0.17, a lead over accompaniment at
+    0 dB ~0.3, a lead alone 0.5-0.8; measured on renders)."""
+    share = path_sal / np.maximum(total, 1e-12)
+    loud = max(np.percentile(path_sal, 90), 1e-12)
+    voiced = (path_sal >= VOICING_RATIO * loud) & (share >= FRAME_HARMONICITY)
+    harmonic = float(np.median(share[voiced])) if voiced.any() else 0.0
+    return voiced, harmonic
 
 
 def _refine(sal: np.ndarray, path: np.ndarray) -> np.ndarray:

@@ -199,7 +199,8 @@ class MelodyMatcher:
                 work = int(ukeys[t] // 4096)
                 if work not in best or votes[t] > best[work][0]:
                     best[work] = (float(votes[t]), sel[group_order[bounds[t]:bounds[t + 1]]])
-        for work, (support, m) in best.items():
+        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:shortlist]
+        for work, (support, m) in ranked:
             ref = self._refs.get(work)
             if ref is None:
                 continue

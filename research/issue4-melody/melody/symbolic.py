@@ -73,8 +73,33 @@ def load_score(data: bytes, *, format: str | None = None, filename: str | None =
     fmt = format or detect_format(data, filename)
     if fmt not in FORMATS:
         raise InvalidScore(f"unsupported score format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "midi":
+        _check_midi_chunks(data)
     score, where = _parse(data, fmt)
     return melody_from_score(score, where=where)
+
+
+def _check_midi_chunks(data: bytes) -> None:
+    """music21 reads a cut-off MIDI file without complaint, so chunk lengths are checked here."""
+    if data[:4] == b"RIFF":
+        return
+    if len(data) < 14 or int.from_bytes(data[4:8], "big") < 6:
+        raise InvalidScore("the MIDI file is truncated: its header is incomplete")
+    tracks = int.from_bytes(data[10:12], "big")
+    pos = 8 + int.from_bytes(data[4:8], "big")
+    found = 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos + 4:pos + 8], "big")
+        if pos + 8 + size > len(data):
+            raise InvalidScore(
+                f"the MIDI file is truncated: track {found + 1} declares {size} bytes but only "
+                f"{len(data) - pos - 8} are present"
+            )
+        if data[pos:pos + 4] == b"MTrk":
+            found += 1
+        pos += 8 + size
+    if found < tracks:
+        raise InvalidScore(f"the MIDI file is truncated: its header declares {tracks} tracks but {found} are present")
 
 
 def melody_from_score(score, *, where: str = "") -> Melody:
