@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 import fingerprints
+from fingerprints import landmarks
 from guard import validation
 from guard.config import Limits
 from guard.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -26,8 +28,24 @@ log = structlog.get_logger("guard.catalog")
 
 ACTIVE = "active"
 RETIRED = "retired"
+CHROMAPRINT = "chromaprint"
+LANDMARKS = "landmarks"
 _INDEX_FILE = "audio.faiss"
+_LANDMARK_INDEX_FILE = "landmarks.npz"
 _INDEX_META = "audio.json"
+
+
+@dataclass(frozen=True)
+class RecordingPrints:
+    """Both audio fingerprints of one recording: Chromaprint for near-identical audio, landmarks for
+    audio that was re-pitched, re-timed or mixed under other material."""
+
+    chromaprint: fingerprints.AudioFingerprint
+    landmarks: landmarks.LandmarkFingerprint
+
+
+def fingerprint_recording(audio: fingerprints.Audio) -> RecordingPrints:
+    return RecordingPrints(fingerprints.fingerprint(audio), landmarks.fingerprint(audio.samples))
 
 
 @dataclass(frozen=True)
@@ -71,7 +89,7 @@ def decode_audible(data: bytes, limits: Limits) -> fingerprints.Audio:
 
 
 class Catalog:
-    """Registers and retires works; keeps the matcher and its persisted index in step with storage."""
+    """Registers and retires works; keeps both matchers and their persisted indexes in step with storage."""
 
     def __init__(
         self,
@@ -89,7 +107,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._labels: dict[int, WorkLabel] = {}
         self._dirty = threading.Event()
-        self.matcher = self._load_or_rebuild()
+        self.matcher, self.landmarks = self._load_or_rebuild()
 
     def register(self, details: WorkDetails, recording: bytes) -> tuple[WorkRow, bool]:
         """Store the work and its fingerprint in one transaction, then index it. Idempotent on work_id."""
@@ -99,7 +117,7 @@ class Catalog:
         if existing is not None:
             return self._same_registration(existing, sha), False
         audio = decode_audible(recording, self._limits)
-        printed = fingerprints.fingerprint(audio)
+        printed = fingerprint_recording(audio)
         row = WorkRow(
             work_id=details.work_id,
             title=details.title,
@@ -117,7 +135,10 @@ class Catalog:
             with Session(self._engine, expire_on_commit=False) as session:
                 session.add(row)
                 session.flush()
-                session.add(WorkFingerprintRow(work_number=row.number, codes=printed.to_bytes()))
+                session.add(WorkFingerprintRow(work_number=row.number, algorithm=CHROMAPRINT,
+                                               codes=printed.chromaprint.to_bytes()))
+                session.add(WorkFingerprintRow(work_number=row.number, algorithm=LANDMARKS,
+                                               codes=printed.landmarks.to_bytes()))
                 session.commit()
         except IntegrityError:
             existing = self._find(details.work_id)
@@ -126,13 +147,14 @@ class Catalog:
             return self._same_registration(existing, sha), False
         with self._lock:
             self._labels[row.number] = _label(row)
-            self.matcher.add(row.number, printed.codes)
+            self.matcher.add(row.number, printed.chromaprint.codes)
             if self.matcher.index.outgrown:
                 self.matcher = self.matcher.rebuilt()
+            self.landmarks.add(row.number, printed.landmarks)
             self._dirty.set()
         log.info("work_registered", work_id=row.work_id, seconds=row.recording_seconds)
         if self._on_new_work is not None:
-            self._on_new_work(row, printed)
+            self._on_new_work(row, printed.chromaprint)
         return row, True
 
     def get(self, work_id: str) -> WorkRow:
@@ -163,6 +185,7 @@ class Catalog:
             session.commit()
         with self._lock:
             self.matcher.remove(row.number)
+            self.landmarks.remove(row.number)
             self._labels.pop(row.number, None)
             self._dirty.set()
         log.info("work_retired", work_id=work_id)
@@ -171,6 +194,11 @@ class Catalog:
     def match(self, codes: np.ndarray) -> list[tuple[fingerprints.AudioMatch, WorkLabel]]:
         with self._lock:
             found = self.matcher.match(codes)
+            return [(m, self._labels[m.work_number]) for m in found if m.work_number in self._labels]
+
+    def match_landmarks(self, peaks: landmarks.LandmarkFingerprint) -> list[tuple[landmarks.LandmarkMatch, WorkLabel]]:
+        with self._lock:
+            found = self.landmarks.match(peaks)
             return [(m, self._labels[m.work_number]) for m in found if m.work_number in self._labels]
 
     def persist(self) -> bool:
@@ -183,6 +211,7 @@ class Catalog:
             meta = self._index_dir / _INDEX_META
             meta.unlink(missing_ok=True)
             self.matcher.index.save(self._index_dir / _INDEX_FILE)
+            self.landmarks.save(self._index_dir / _LANDMARK_INDEX_FILE)
             digest = _catalog_digest(self._active_recordings())
             tmp = meta.with_suffix(".tmp")
             tmp.write_text(json.dumps({"catalog_digest": digest}))
@@ -210,30 +239,38 @@ class Catalog:
             ).all()
         return sorted((int(n), s) for n, s in rows)
 
-    def _load_or_rebuild(self) -> fingerprints.AudioMatcher:
+    def _load_or_rebuild(self) -> tuple[fingerprints.AudioMatcher, landmarks.LandmarkMatcher]:
         with Session(self._engine) as session:
             rows = session.exec(
                 select(WorkRow, WorkFingerprintRow)
                 .join(WorkFingerprintRow, WorkFingerprintRow.work_number == WorkRow.number)
                 .where(WorkRow.state == ACTIVE)
             ).all()
-        references = {w.number: fingerprints.AudioFingerprint.from_bytes(f.codes).codes for w, f in rows}
-        self._labels = {w.number: _label(w) for w, _ in rows}
-        digest = _catalog_digest(sorted((w.number, w.recording_sha256) for w, _ in rows))
+        works = {w.number: w for w, _ in rows}
+        references = {w.number: fingerprints.AudioFingerprint.from_bytes(f.codes).codes
+                      for w, f in rows if f.algorithm == CHROMAPRINT}
+        peaks = {w.number: landmarks.LandmarkFingerprint.from_bytes(f.codes)
+                 for w, f in rows if f.algorithm == LANDMARKS}
+        if len(peaks) < len(references):
+            log.warning("works_without_landmarks", works=len(references) - len(peaks),
+                        hint="registered before the landmark fingerprint existed: pitch- and tempo-changed copies "
+                             "of them are not found; retire them and register their recordings again")
+        self._labels = {number: _label(w) for number, w in works.items()}
+        digest = _catalog_digest(sorted((w.number, w.recording_sha256) for w in works.values()))
         meta = self._index_dir / _INDEX_META
         index_file = self._index_dir / _INDEX_FILE
-        if meta.exists() and index_file.exists():
+        landmark_file = self._index_dir / _LANDMARK_INDEX_FILE
+        if meta.exists() and index_file.exists() and landmark_file.exists():
             try:
                 if json.loads(meta.read_text()).get("catalog_digest") == digest:
                     log.info("index_loaded", works=len(references))
-                    return fingerprints.AudioMatcher(fingerprints.AudioIndex.load(index_file), references)
-            except (ValueError, RuntimeError) as exc:
+                    return (fingerprints.AudioMatcher(fingerprints.AudioIndex.load(index_file), references),
+                            landmarks.LandmarkMatcher.load(landmark_file, peaks.items()))
+            except (ValueError, RuntimeError, OSError, KeyError, zipfile.BadZipFile) as exc:
                 log.warning("index_unreadable", error=str(exc))
         log.info("index_rebuilt", works=len(references))
-        matcher = fingerprints.AudioMatcher.build(references.items())
-        self.matcher = matcher
         self._dirty.set()
-        return matcher
+        return fingerprints.AudioMatcher.build(references.items()), landmarks.LandmarkMatcher.build(peaks.items())
 
 
 def _label(row: WorkRow) -> WorkLabel:

@@ -178,7 +178,8 @@ class DisputeDesk:
             batch = cleared[start:start + _SCAN_BATCH]
             with Session(self._engine) as session:
                 rows = session.exec(select(ScreeningFingerprintRow.screening_id, ScreeningFingerprintRow.codes)
-                                    .where(col(ScreeningFingerprintRow.screening_id).in_(batch))).all()
+                                    .where(col(ScreeningFingerprintRow.screening_id).in_(batch))
+                                    .where(ScreeningFingerprintRow.algorithm == "chromaprint")).all()
             tracks = [(sid, fingerprints.AudioFingerprint.from_bytes(codes).codes) for sid, codes in rows]
             for screening_id, match in rescreen(reference.codes, tracks, work_number=work_number):
                 self._open_retroactive(screening_id, work_id, rights_holder, match, actor)

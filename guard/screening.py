@@ -16,8 +16,17 @@ from sqlmodel import Session, select
 
 import fingerprints
 import policies
+from fingerprints import landmarks
 from guard import validation
-from guard.catalog import Catalog, decode_audible
+from guard.catalog import (
+    CHROMAPRINT,
+    LANDMARKS,
+    Catalog,
+    RecordingPrints,
+    WorkLabel,
+    decode_audible,
+    fingerprint_recording,
+)
 from guard.config import Limits
 from guard.errors import AlreadyExists, InvalidArgument
 from guard.policy import PolicyGate
@@ -77,6 +86,10 @@ class Evidence:
     query_end_seconds: float
     reference_start_seconds: float
     reference_end_seconds: float
+    pitch_shift_semitones: float = 0.0
+    """How far the query sounds above the reference (landmarks only; Chromaprint matches are unshifted)."""
+    tempo_ratio: float = 1.0
+    """Query tempo over reference tempo: 1.1 means the query plays the reference 10% faster."""
 
 
 @dataclass(frozen=True)
@@ -147,11 +160,12 @@ class Screener:
         with watch.stage("decode"):
             audio = decode_audible(audio_bytes, self._limits)
         with watch.stage("fingerprint"):
-            printed = fingerprints.fingerprint(audio)
+            printed = fingerprint_recording(audio)
         with watch.stage("match"):
-            found = self._catalog.match(printed.codes)
+            matches = audio_evidence(self._catalog.match(printed.chromaprint.codes),
+                                     self._catalog.match_landmarks(printed.landmarks), audio.duration)
         facts = policies.ScreeningFacts(
-            matches=tuple(policies.MatchFacts(label.work_id, "audio", m.score, label.flags) for m, label in found),
+            matches=tuple(policies.MatchFacts(m.work_id, m.kind, m.score, flags) for m, flags in matches),
             consent_present=bool(generation.consent_reference),
             consent_scope=generation.consent_scope,
             commercial_use=generation.commercial_use,
@@ -164,28 +178,11 @@ class Screener:
         with watch.stage("decide"):
             decision = self._gate.active.decide(
                 facts, decision_id="dec_" + screening_id.removeprefix("scr_"), now=self._clock())
-        matches = [
-            Evidence(
-                work_id=label.work_id,
-                title=label.title,
-                rights_holder=label.rights_holder,
-                kind="audio",
-                fingerprint="chromaprint",
-                score=round(m.score, 9),
-                false_match_probability=m.false_match_probability,
-                bit_error_rate=round(m.bit_error_rate, 4),
-                query_start_seconds=round(m.query_start, 3),
-                query_end_seconds=round(min(m.query_end, audio.duration), 3),
-                reference_start_seconds=round(m.reference_start, 3),
-                reference_end_seconds=round(m.reference_end, 3),
-            )
-            for m, label in found
-        ]
         screening = Screening(
             screening_id=screening_id,
             verdict=decision.effect,
             decision=decision,
-            matches=matches,
+            matches=[m for m, _ in matches],
             timings=watch.stages,
             duration_seconds=round(audio.duration, 3),
             audio_sha256=sha,
@@ -202,7 +199,7 @@ class Screener:
         screening: Screening,
         generation: Generation,
         idempotency_key: str,
-        printed: fingerprints.AudioFingerprint,
+        printed: RecordingPrints,
         facts: policies.ScreeningFacts,
     ) -> Screening | None:
         """Screening, fingerprint, policy decision, signed record and log leaf: one transaction, or nothing.
@@ -231,7 +228,10 @@ class Screener:
             with self._log.appending() as pending, Session(self._engine) as session:
                 session.add(row)
                 session.flush()
-                session.add(ScreeningFingerprintRow(screening_id=row.id, codes=printed.to_bytes()))
+                session.add(ScreeningFingerprintRow(screening_id=row.id, algorithm=CHROMAPRINT,
+                                                    codes=printed.chromaprint.to_bytes()))
+                session.add(ScreeningFingerprintRow(screening_id=row.id, algorithm=LANDMARKS,
+                                                    codes=printed.landmarks.to_bytes()))
                 session.add(PolicyDecisionRow(
                     decision_id=decision.decision_id, screening_id=row.id, bundle_id=decision.bundle_id,
                     revision=decision.revision, bundle_digest=decision.bundle_digest, facts=facts.to_dict(),
@@ -284,15 +284,51 @@ class Screener:
         )
 
 
+def audio_evidence(
+    chromaprint: list[tuple[fingerprints.AudioMatch, WorkLabel]],
+    landmark: list[tuple[landmarks.LandmarkMatch, WorkLabel]],
+    duration: float,
+) -> list[tuple[Evidence, tuple[str, ...]]]:
+    """Both fingerprints' matches as evidence (with the work's rights-holder flags), strongest first.
+
+    Where Chromaprint found a stretch, it found it exactly (bit by bit, unshifted), so a landmark match
+    of the same work over mostly the same query stretch says nothing more and is dropped; every other
+    landmark match is a copy Chromaprint cannot see (re-pitched, re-timed, mixed) and is kept.
+    """
+    found = [(Evidence(
+        work_id=label.work_id, title=label.title, rights_holder=label.rights_holder, kind="audio",
+        fingerprint=CHROMAPRINT, score=round(m.score, 9), false_match_probability=m.false_match_probability,
+        bit_error_rate=round(m.bit_error_rate, 4), query_start_seconds=round(m.query_start, 3),
+        query_end_seconds=round(min(m.query_end, duration), 3), reference_start_seconds=round(m.reference_start, 3),
+        reference_end_seconds=round(m.reference_end, 3),
+    ), label.flags) for m, label in chromaprint]
+    exact = [e for e, _ in found]
+    for m, label in landmark:
+        length = m.query_end - m.query_start
+        if any(e.work_id == label.work_id and min(e.query_end_seconds, m.query_end)
+               - max(e.query_start_seconds, m.query_start) > 0.5 * length for e in exact):
+            continue
+        found.append((Evidence(
+            work_id=label.work_id, title=label.title, rights_holder=label.rights_holder, kind="audio",
+            fingerprint=LANDMARKS, score=round(m.score, 9), false_match_probability=m.false_match_probability,
+            bit_error_rate=0.0, query_start_seconds=round(m.query_start, 3),
+            query_end_seconds=round(min(m.query_end, duration), 3),
+            reference_start_seconds=round(m.reference_start, 3), reference_end_seconds=round(m.reference_end, 3),
+            pitch_shift_semitones=round(m.pitch_shift, 2), tempo_ratio=round(m.tempo_ratio, 4),
+        ), label.flags))
+    found.sort(key=lambda item: (item[0].false_match_probability, item[0].query_start_seconds))
+    return found
+
+
 def _record_payload(screening: Screening, generation: Generation, record_id: str, salt: bytes,
-                    printed: fingerprints.AudioFingerprint) -> bytes:
+                    printed: RecordingPrints) -> bytes:
     return record.canonical(record.build(record.RecordInput(
         record_id=record_id,
         screening_id=screening.screening_id,
         screened_at=screening.screened_at,
         audio_sha256=screening.audio_sha256,
         duration_seconds=screening.duration_seconds,
-        fingerprint_codes=printed.codes,
+        fingerprint_codes=printed.chromaprint.codes,
         fingerprint_hop_seconds=fingerprints.FRAME_HOP_S,
         prompt_salted_sha256=record.prompt_hash(generation.prompt, salt),
         model_id=generation.model_id,
@@ -306,6 +342,7 @@ def _record_payload(screening: Screening, generation: Generation, record_id: str
             false_match_probability=m.false_match_probability,
             query_start_seconds=m.query_start_seconds, query_end_seconds=m.query_end_seconds,
             reference_start_seconds=m.reference_start_seconds, reference_end_seconds=m.reference_end_seconds,
+            pitch_shift_semitones=m.pitch_shift_semitones, tempo_ratio=m.tempo_ratio,
         ) for m in screening.matches],
         policy=_policy_summary(screening.decision),
     )))

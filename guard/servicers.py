@@ -210,6 +210,7 @@ def _match_message(m: Evidence) -> screening_pb2.Match:
         query_start_seconds=m.query_start_seconds, query_end_seconds=m.query_end_seconds,
         reference_start_seconds=m.reference_start_seconds, reference_end_seconds=m.reference_end_seconds,
         fingerprint=m.fingerprint, bit_error_rate=m.bit_error_rate, title=m.title, rights_holder=m.rights_holder,
+        pitch_shift_semitones=m.pitch_shift_semitones, tempo_ratio=m.tempo_ratio,
     )
 
 

@@ -92,7 +92,9 @@ class SettableClock:
 
 
 def start_guard(data_dir: Path, database_url: str | None = None, limits: Limits | None = None,
-                clock=None) -> Guard:
+                clock=None, first_id: int = 0) -> Guard:
+    """A server on a loopback port; screening ids count from `first_id` (a restarted server over the same
+    data directory must not hand out ids it handed out before)."""
     settings = Settings(
         data_dir=data_dir,
         listen="127.0.0.1:0",
@@ -100,7 +102,7 @@ def start_guard(data_dir: Path, database_url: str | None = None, limits: Limits 
         metrics_listen="127.0.0.1:0",
         limits=limits or Limits(),
     )
-    ids = (f"scr_test{n:06d}" for n in itertools.count())
+    ids = (f"scr_test{n:06d}" for n in itertools.count(first_id))
     running = guard_server.start(settings, clock=clock or FixedClock(), new_id=lambda: next(ids))
     return Guard(running, settings)
 

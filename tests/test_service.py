@@ -5,13 +5,14 @@ from __future__ import annotations
 import urllib.request
 
 import grpc
+import librosa
 import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from sqlmodel import Session, create_engine, select
 
-from guard.storage.models import ScreeningRow, WorkRow
+from guard.storage.models import ScreeningFingerprintRow, ScreeningRow, WorkRow
 from guard.v1 import catalog_pb2, catalog_pb2_grpc, screening_pb2, screening_pb2_grpc
 from tests.audio import DEMO_RATE, encode, synth_music, wav_bytes, wav_header_only
 from tests.conftest import Guard
@@ -84,6 +85,26 @@ def test_register_screen_match_and_clear_on_each_database(guard_on_each_database
 
     clear = screen(g, encode(synth_music(22, 20.0), DEMO_RATE, "ogg"))
     assert clear.verdict == screening_pb2.VERDICT_ALLOW and not clear.matches
+
+
+def test_re_pitched_and_re_timed_copy_is_found_by_the_landmark_fingerprint(guard_on_each_database: Guard,
+                                                                           song) -> None:
+    g = guard_on_each_database
+    register(g, "work-1", encode(song, DEMO_RATE, "flac"))
+    copy = librosa.effects.time_stretch(librosa.effects.pitch_shift(song[20 * DEMO_RATE:32 * DEMO_RATE],
+                                                                    sr=DEMO_RATE, n_steps=-2), rate=1.08)
+    result = screen(g, encode(copy, DEMO_RATE, "ogg"))
+    assert result.verdict == screening_pb2.VERDICT_BLOCK
+    (match,) = result.matches
+    assert match.work_id == "work-1" and match.fingerprint == "landmarks" and match.bit_error_rate == 0
+    assert match.pitch_shift_semitones == pytest.approx(-2.0, abs=0.15)
+    assert match.tempo_ratio == pytest.approx(1.08, abs=0.015)
+    assert match.reference_start_seconds == pytest.approx(20.0 + match.query_start_seconds * 1.08, abs=0.5)
+    engine = create_engine(g.settings.effective_database_url)
+    with Session(engine) as session:
+        stored = session.exec(select(ScreeningFingerprintRow.algorithm)
+                              .where(ScreeningFingerprintRow.screening_id == result.screening_id)).all()
+    assert sorted(stored) == ["chromaprint", "landmarks"]
 
 
 def test_retry_with_the_same_idempotency_key_returns_the_same_screening(guard: Guard, song) -> None:
@@ -275,14 +296,23 @@ def test_index_is_persisted_and_rebuilt_from_the_database_when_stale(tmp_path, s
     g = start_guard(tmp_path / "data")
     register(g, "work-1", wav_bytes(song, DEMO_RATE))
     g.running.stop(grace=1)
-    index_file = tmp_path / "data" / "index" / "audio.faiss"
-    assert index_file.exists()
+    assert (tmp_path / "data" / "index" / "audio.faiss").exists()
+    assert (tmp_path / "data" / "index" / "landmarks.npz").exists()
+    excerpt = song[10 * DEMO_RATE: 25 * DEMO_RATE]
+    re_pitched = wav_bytes(librosa.effects.pitch_shift(excerpt, sr=DEMO_RATE, n_steps=1), DEMO_RATE)
+
+    g = start_guard(tmp_path / "data", first_id=100)
+    try:
+        assert [m.fingerprint for m in screen(g, re_pitched).matches] == ["landmarks"]
+    finally:
+        g.running.stop(grace=1)
 
     (tmp_path / "data" / "index" / "audio.json").write_text('{"catalog_digest": "stale"}')
-    g = start_guard(tmp_path / "data")
+    g = start_guard(tmp_path / "data", first_id=200)
     try:
-        result = screen(g, wav_bytes(song[10 * DEMO_RATE: 25 * DEMO_RATE], DEMO_RATE))
+        result = screen(g, wav_bytes(excerpt, DEMO_RATE))
         assert [m.work_id for m in result.matches] == ["work-1"]
+        assert [m.fingerprint for m in screen(g, re_pitched).matches] == ["landmarks"]
         engine = create_engine(g.settings.effective_database_url)
         with Session(engine) as session:
             assert [w.work_id for w in session.exec(select(WorkRow))] == ["work-1"]

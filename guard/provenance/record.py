@@ -44,6 +44,8 @@ class RecordMatch:
     query_end_seconds: float
     reference_start_seconds: float
     reference_end_seconds: float
+    pitch_shift_semitones: float = 0.0
+    tempo_ratio: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ def build(record: RecordInput) -> dict:
                     "false_match_probability": f"{m.false_match_probability:.3e}",
                     "query_ms": [_ms(m.query_start_seconds), _ms(m.query_end_seconds)],
                     "reference_ms": [_ms(m.reference_start_seconds), _ms(m.reference_end_seconds)],
+                    "pitch_shift_cents": int(round(m.pitch_shift_semitones * 100)),
+                    "tempo_ratio_bp": int(round(m.tempo_ratio * 10_000)),
                 }
                 for m in record.matches
             ],

@@ -91,7 +91,7 @@ class PolicyDecision(_message.Message):
     def __init__(self, decision_id: _Optional[str] = ..., bundle_id: _Optional[str] = ..., revision: _Optional[int] = ..., bundle_digest: _Optional[str] = ..., determining_rules: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[str]] = ..., effect: _Optional[str] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("work_id", "kind", "score", "false_match_probability", "query_start_seconds", "query_end_seconds", "reference_start_seconds", "reference_end_seconds", "fingerprint", "bit_error_rate", "title", "rights_holder")
+    __slots__ = ("work_id", "kind", "score", "false_match_probability", "query_start_seconds", "query_end_seconds", "reference_start_seconds", "reference_end_seconds", "fingerprint", "bit_error_rate", "title", "rights_holder", "pitch_shift_semitones", "tempo_ratio")
     WORK_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +104,8 @@ class Match(_message.Message):
     BIT_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     RIGHTS_HOLDER_FIELD_NUMBER: _ClassVar[int]
+    PITCH_SHIFT_SEMITONES_FIELD_NUMBER: _ClassVar[int]
+    TEMPO_RATIO_FIELD_NUMBER: _ClassVar[int]
     work_id: str
     kind: MatchKind
     score: float
@@ -116,7 +118,9 @@ class Match(_message.Message):
     bit_error_rate: float
     title: str
     rights_holder: str
-    def __init__(self, work_id: _Optional[str] = ..., kind: _Optional[_Union[MatchKind, str]] = ..., score: _Optional[float] = ..., false_match_probability: _Optional[float] = ..., query_start_seconds: _Optional[float] = ..., query_end_seconds: _Optional[float] = ..., reference_start_seconds: _Optional[float] = ..., reference_end_seconds: _Optional[float] = ..., fingerprint: _Optional[str] = ..., bit_error_rate: _Optional[float] = ..., title: _Optional[str] = ..., rights_holder: _Optional[str] = ...) -> None: ...
+    pitch_shift_semitones: float
+    tempo_ratio: float
+    def __init__(self, work_id: _Optional[str] = ..., kind: _Optional[_Union[MatchKind, str]] = ..., score: _Optional[float] = ..., false_match_probability: _Optional[float] = ..., query_start_seconds: _Optional[float] = ..., query_end_seconds: _Optional[float] = ..., reference_start_seconds: _Optional[float] = ..., reference_end_seconds: _Optional[float] = ..., fingerprint: _Optional[str] = ..., bit_error_rate: _Optional[float] = ..., title: _Optional[str] = ..., rights_holder: _Optional[str] = ..., pitch_shift_semitones: _Optional[float] = ..., tempo_ratio: _Optional[float] = ...) -> None: ...
 
 class StageTiming(_message.Message):
     __slots__ = ("stage", "milliseconds")
