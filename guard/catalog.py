@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 import fingerprints
-from fingerprints import landmarks
+from fingerprints import landmarks, melody
 from guard import validation
 from guard.config import Limits
 from guard.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -30,6 +30,8 @@ ACTIVE = "active"
 RETIRED = "retired"
 CHROMAPRINT = "chromaprint"
 LANDMARKS = "landmarks"
+MELODY = "melody"
+NO_MELODY_IN_RECORDING = "no melody found in the recording"
 _INDEX_FILE = "audio.faiss"
 _LANDMARK_INDEX_FILE = "landmarks.npz"
 _INDEX_META = "audio.json"
@@ -46,6 +48,19 @@ class RecordingPrints:
 
 def fingerprint_recording(audio: fingerprints.Audio) -> RecordingPrints:
     return RecordingPrints(fingerprints.fingerprint(audio), landmarks.fingerprint(audio.samples))
+
+
+@dataclass(frozen=True)
+class MelodyUpload:
+    """A melody file as sent: MIDI, MusicXML or ABC bytes and the file's name (a hint to its format)."""
+
+    content: bytes
+    filename: str = ""
+
+    def load(self) -> melody.Melody:
+        if not self.content:
+            raise InvalidArgument("melody.content is empty; send the bytes of a MIDI, MusicXML or ABC file")
+        return melody.load_symbolic(self.content, self.filename)
 
 
 @dataclass(frozen=True)
@@ -108,16 +123,25 @@ class Catalog:
         self._labels: dict[int, WorkLabel] = {}
         self._dirty = threading.Event()
         self.matcher, self.landmarks = self._load_or_rebuild()
+        self.melodies = self._load_melodies()
 
-    def register(self, details: WorkDetails, recording: bytes) -> tuple[WorkRow, bool]:
-        """Store the work and its fingerprint in one transaction, then index it. Idempotent on work_id."""
+    def register(self, details: WorkDetails, recording: bytes,
+                 melody_file: MelodyUpload | None = None) -> tuple[WorkRow, bool]:
+        """Store the work and its fingerprints in one transaction, then index them. Idempotent on work_id.
+
+        A recording gives both audio fingerprints and, without a melody file, the melody extracted from it;
+        a melody file (a lead sheet) gives the melody, which is how many catalogs hold their works."""
         details.validated(self._limits)
-        sha = hashlib.sha256(recording).hexdigest()
+        if not recording and melody_file is None:
+            raise InvalidArgument("a work needs a recording, a melody file, or both")
+        sha = hashlib.sha256(recording).hexdigest() if recording else ""
+        melody_sha = hashlib.sha256(melody_file.content).hexdigest() if melody_file is not None else ""
         existing = self._find(details.work_id)
         if existing is not None:
-            return self._same_registration(existing, sha), False
-        audio = decode_audible(recording, self._limits)
-        printed = fingerprint_recording(audio)
+            return self._same_registration(existing, sha, melody_sha), False
+        audio = decode_audible(recording, self._limits) if recording else None
+        printed = fingerprint_recording(audio) if audio is not None else None
+        tune, tune_source = self._melody_of(melody_file, audio)
         row = WorkRow(
             work_id=details.work_id,
             title=details.title,
@@ -127,7 +151,10 @@ class Catalog:
             extra=dict(details.metadata),
             flags=sorted(set(details.flags)),
             recording_sha256=sha,
-            recording_seconds=round(audio.duration, 3),
+            recording_seconds=round(audio.duration, 3) if audio is not None else 0.0,
+            melody_sha256=melody_sha,
+            melody_source=tune_source[:512],
+            melody_notes=len(tune) if tune is not None else 0,
             state=ACTIVE,
             registered_at=self._clock(),
         )
@@ -135,25 +162,32 @@ class Catalog:
             with Session(self._engine, expire_on_commit=False) as session:
                 session.add(row)
                 session.flush()
-                session.add(WorkFingerprintRow(work_number=row.number, algorithm=CHROMAPRINT,
-                                               codes=printed.chromaprint.to_bytes()))
-                session.add(WorkFingerprintRow(work_number=row.number, algorithm=LANDMARKS,
-                                               codes=printed.landmarks.to_bytes()))
+                if printed is not None:
+                    session.add(WorkFingerprintRow(work_number=row.number, algorithm=CHROMAPRINT,
+                                                   codes=printed.chromaprint.to_bytes()))
+                    session.add(WorkFingerprintRow(work_number=row.number, algorithm=LANDMARKS,
+                                                   codes=printed.landmarks.to_bytes()))
+                if tune is not None:
+                    session.add(WorkFingerprintRow(work_number=row.number, algorithm=MELODY, codes=tune.to_bytes()))
                 session.commit()
         except IntegrityError:
             existing = self._find(details.work_id)
             if existing is None:
                 raise
-            return self._same_registration(existing, sha), False
+            return self._same_registration(existing, sha, melody_sha), False
         with self._lock:
             self._labels[row.number] = _label(row)
-            self.matcher.add(row.number, printed.chromaprint.codes)
-            if self.matcher.index.outgrown:
-                self.matcher = self.matcher.rebuilt()
-            self.landmarks.add(row.number, printed.landmarks)
-            self._dirty.set()
-        log.info("work_registered", work_id=row.work_id, seconds=row.recording_seconds)
-        if self._on_new_work is not None:
+            if printed is not None:
+                self.matcher.add(row.number, printed.chromaprint.codes)
+                if self.matcher.index.outgrown:
+                    self.matcher = self.matcher.rebuilt()
+                self.landmarks.add(row.number, printed.landmarks)
+                self._dirty.set()
+            if tune is not None:
+                self.melodies.add(row.number, tune)
+        log.info("work_registered", work_id=row.work_id, seconds=row.recording_seconds,
+                 melody_notes=row.melody_notes)
+        if self._on_new_work is not None and printed is not None:
             self._on_new_work(row, printed.chromaprint)
         return row, True
 
@@ -186,6 +220,7 @@ class Catalog:
         with self._lock:
             self.matcher.remove(row.number)
             self.landmarks.remove(row.number)
+            self.melodies.remove(row.number)
             self._labels.pop(row.number, None)
             self._dirty.set()
         log.info("work_retired", work_id=work_id)
@@ -199,6 +234,11 @@ class Catalog:
     def match_landmarks(self, peaks: landmarks.LandmarkFingerprint) -> list[tuple[landmarks.LandmarkMatch, WorkLabel]]:
         with self._lock:
             found = self.landmarks.match(peaks)
+            return [(m, self._labels[m.work_number]) for m in found if m.work_number in self._labels]
+
+    def match_melody(self, tune: melody.Melody) -> list[tuple[melody.MelodyMatch, WorkLabel]]:
+        with self._lock:
+            found = self.melodies.match(tune)
             return [(m, self._labels[m.work_number]) for m in found if m.work_number in self._labels]
 
     def persist(self) -> bool:
@@ -218,15 +258,29 @@ class Catalog:
             tmp.replace(meta)
         return True
 
-    def _same_registration(self, existing: WorkRow, sha: str) -> WorkRow:
+    def _same_registration(self, existing: WorkRow, sha: str, melody_sha: str) -> WorkRow:
         if existing.state == RETIRED:
             raise FailedPrecondition(f"work_id '{existing.work_id}' was retired; identifiers are never reused")
-        if existing.recording_sha256 != sha:
-            raise AlreadyExists(
-                f"work_id '{existing.work_id}' is registered with a different recording; "
-                "retire it and register the new recording under a new work_id"
-            )
+        for what, stored, sent in (("recording", existing.recording_sha256, sha),
+                                   ("melody file", existing.melody_sha256, melody_sha)):
+            if stored != sent:
+                raise AlreadyExists(
+                    f"work_id '{existing.work_id}' is registered with a different {what}; "
+                    "retire it and register the new material under a new work_id"
+                )
         return existing
+
+    @staticmethod
+    def _melody_of(melody_file: MelodyUpload | None,
+                   audio: fingerprints.Audio | None) -> tuple[melody.Melody | None, str]:
+        """The work's tune and where it comes from: the melody file, else the recording, else none."""
+        if melody_file is not None:
+            tune = melody_file.load()
+            return tune, tune.source or f"melody file '{melody_file.filename}'"
+        try:
+            return melody.extract_melody(audio.samples, audio.sample_rate), "extracted from the recording"
+        except melody.NoMelodyFound:
+            return None, NO_MELODY_IN_RECORDING
 
     def _find(self, work_id: str) -> WorkRow | None:
         with Session(self._engine) as session:
@@ -271,6 +325,17 @@ class Catalog:
         log.info("index_rebuilt", works=len(references))
         self._dirty.set()
         return fingerprints.AudioMatcher.build(references.items()), landmarks.LandmarkMatcher.build(peaks.items())
+
+    def _load_melodies(self) -> melody.MelodyMatcher:
+        """Rebuilt from the stored melodies at every start (build time: docs/benchmarks.md, melody section),
+        so there is no index file to keep in step with the database."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(WorkFingerprintRow.work_number, WorkFingerprintRow.codes)
+                .join(WorkRow, WorkFingerprintRow.work_number == WorkRow.number)
+                .where(WorkRow.state == ACTIVE, WorkFingerprintRow.algorithm == MELODY)
+            ).all()
+        return melody.MelodyMatcher.build((number, melody.Melody.from_bytes(codes)) for number, codes in rows)
 
 
 def _label(row: WorkRow) -> WorkLabel:

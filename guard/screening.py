@@ -16,12 +16,14 @@ from sqlmodel import Session, select
 
 import fingerprints
 import policies
-from fingerprints import landmarks
+from fingerprints import landmarks, melody
 from guard import validation
 from guard.catalog import (
     CHROMAPRINT,
     LANDMARKS,
+    MELODY,
     Catalog,
+    MelodyUpload,
     RecordingPrints,
     WorkLabel,
     decode_audible,
@@ -90,6 +92,12 @@ class Evidence:
     """How far the query sounds above the reference (landmarks only; Chromaprint matches are unshifted)."""
     tempo_ratio: float = 1.0
     """Query tempo over reference tempo: 1.1 means the query plays the reference 10% faster."""
+    reference_first_bar: int = 0
+    reference_last_bar: int = 0
+    """Melody matches: the reference's bars holding the quoted notes (inclusive)."""
+    note_pairs: tuple[dict, ...] = ()
+    """Melody matches: the alignment, {"kind", "query": {onset_seconds, pitch} | None,
+    "reference": {onset_seconds, pitch, bar} | None} per step (JSON-ready: it is stored as is)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,8 @@ class Screening:
     log_index: int = -1
     prompt_salt: bytes = b""
     replayed: bool = False
+    melody_source: str = ""
+    """How the track's melody was screened (a melody file's part, extracted from the audio, or why not)."""
 
 
 @dataclass
@@ -147,7 +157,8 @@ class Screener:
         self._random = random_bytes
         self._limits = limits
 
-    def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "") -> Screening:
+    def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "",
+               melody_file: MelodyUpload | None = None) -> Screening:
         generation.validated(self._limits)
         if idempotency_key:
             validation.identifier("idempotency_key", idempotency_key)
@@ -161,9 +172,13 @@ class Screener:
             audio = decode_audible(audio_bytes, self._limits)
         with watch.stage("fingerprint"):
             printed = fingerprint_recording(audio)
+        with watch.stage("melody"):
+            tune, melody_source = _melody_of(melody_file, audio)
         with watch.stage("match"):
             matches = audio_evidence(self._catalog.match(printed.chromaprint.codes),
                                      self._catalog.match_landmarks(printed.landmarks), audio.duration)
+            if tune is not None:
+                matches += melody_evidence(self._catalog.match_melody(tune))
         facts = policies.ScreeningFacts(
             matches=tuple(policies.MatchFacts(m.work_id, m.kind, m.score, flags) for m, flags in matches),
             consent_present=bool(generation.consent_reference),
@@ -187,9 +202,10 @@ class Screener:
             duration_seconds=round(audio.duration, 3),
             audio_sha256=sha,
             screened_at=self._clock(),
+            melody_source=melody_source,
         )
         with watch.stage("store"):
-            stored = self._store(screening, generation, idempotency_key, printed, facts)
+            stored = self._store(screening, generation, idempotency_key, printed, tune, facts)
         if stored is None:
             return self._replay(self._by_key(idempotency_key), sha)
         return stored
@@ -200,6 +216,7 @@ class Screener:
         generation: Generation,
         idempotency_key: str,
         printed: RecordingPrints,
+        tune: melody.Melody | None,
         facts: policies.ScreeningFacts,
     ) -> Screening | None:
         """Screening, fingerprint, policy decision, signed record and log leaf: one transaction, or nothing.
@@ -221,6 +238,7 @@ class Screener:
             matches=[asdict(m) for m in screening.matches],
             timings=screening.timings,
             screened_at=screening.screened_at,
+            melody_source=screening.melody_source[:512],
         )
         payload = _record_payload(screening, generation, record_id, salt, printed)
         decision = screening.decision
@@ -232,6 +250,8 @@ class Screener:
                                                     codes=printed.chromaprint.to_bytes()))
                 session.add(ScreeningFingerprintRow(screening_id=row.id, algorithm=LANDMARKS,
                                                     codes=printed.landmarks.to_bytes()))
+                if tune is not None:
+                    session.add(ScreeningFingerprintRow(screening_id=row.id, algorithm=MELODY, codes=tune.to_bytes()))
                 session.add(PolicyDecisionRow(
                     decision_id=decision.decision_id, screening_id=row.id, bundle_id=decision.bundle_id,
                     revision=decision.revision, bundle_digest=decision.bundle_digest, facts=facts.to_dict(),
@@ -272,7 +292,7 @@ class Screener:
             screening_id=row.id,
             verdict=row.verdict,
             decision=decision_from_row(stored),
-            matches=[Evidence(**m) for m in row.matches],
+            matches=[Evidence(**{**m, "note_pairs": tuple(m.get("note_pairs", ()))}) for m in row.matches],
             timings=dict(row.timings),
             duration_seconds=row.duration_seconds,
             audio_sha256=row.audio_sha256,
@@ -281,6 +301,7 @@ class Screener:
             log_index=provenance.log_index,
             prompt_salt=secret[:16],
             replayed=True,
+            melody_source=row.melody_source,
         )
 
 
@@ -318,6 +339,41 @@ def audio_evidence(
         ), label.flags))
     found.sort(key=lambda item: (item[0].false_match_probability, item[0].query_start_seconds))
     return found
+
+
+NO_MELODY_IN_AUDIO = "no melody found in the audio"
+
+
+def _melody_of(melody_file: MelodyUpload | None, audio: fingerprints.Audio) -> tuple[melody.Melody | None, str]:
+    """The generator's own melody when it sent one, else the lead melody of the audio, else none."""
+    if melody_file is not None:
+        tune = melody_file.load()
+        return tune, f"melody file '{melody_file.filename}': {tune.source}" if tune.source else "melody file"
+    try:
+        return melody.extract_melody(audio.samples, audio.sample_rate), "extracted from the audio"
+    except melody.NoMelodyFound:
+        return None, NO_MELODY_IN_AUDIO
+
+
+def melody_evidence(found: list[tuple[melody.MelodyMatch, WorkLabel]]) -> list[tuple[Evidence, tuple[str, ...]]]:
+    return [(Evidence(
+        work_id=label.work_id, title=label.title, rights_holder=label.rights_holder, kind="melody",
+        fingerprint=MELODY, score=round(m.score, 9), false_match_probability=m.false_match_probability,
+        bit_error_rate=0.0, query_start_seconds=round(m.query_start, 3), query_end_seconds=round(m.query_end, 3),
+        reference_start_seconds=round(m.reference_start, 3), reference_end_seconds=round(m.reference_end, 3),
+        pitch_shift_semitones=round(m.transposition_semitones, 2), tempo_ratio=round(m.tempo_ratio, 4),
+        reference_first_bar=int(m.reference_first_bar), reference_last_bar=int(m.reference_last_bar),
+        note_pairs=tuple(_note_pair(p) for p in m.pairs),
+    ), label.flags) for m, label in found]
+
+
+def _note_pair(pair: melody.NotePair) -> dict:
+    query = None if pair.query_onset is None else {
+        "onset_seconds": round(pair.query_onset, 3), "pitch": round(float(pair.query_pitch), 2)}
+    reference = None if pair.reference_onset is None else {
+        "onset_seconds": round(pair.reference_onset, 3), "pitch": round(float(pair.reference_pitch), 2),
+        "bar": int(pair.reference_bar or 0)}
+    return {"kind": pair.kind, "query": query, "reference": reference}
 
 
 def _record_payload(screening: Screening, generation: Generation, record_id: str, salt: bytes,

@@ -14,9 +14,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 import fingerprints
+from fingerprints import melody
 import policies
 import takedown
-from guard.catalog import ACTIVE, Catalog, WorkDetails
+from guard.catalog import ACTIVE, Catalog, MelodyUpload, WorkDetails
 from guard.config import Limits
 from guard.disputes import CaseView, DisputeDesk, parse_action
 from guard.errors import GuardError, InvalidArgument, NotFound, ResourceExhausted
@@ -55,10 +56,14 @@ def _statuses(context: grpc.ServicerContext) -> Iterator[None]:
         yield
     except GuardError as exc:
         context.abort(exc.status, str(exc))
-    except fingerprints.AudioLimitExceeded as exc:
+    except (fingerprints.AudioLimitExceeded, melody.MelodyLimitExceeded) as exc:
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-    except fingerprints.InvalidAudio as exc:
+    except (fingerprints.InvalidAudio, melody.InvalidMelody) as exc:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+
+def _melody_upload(message: catalog_pb2.MelodyFile | None) -> MelodyUpload | None:
+    return MelodyUpload(bytes(message.content), message.filename) if message is not None else None
 
 
 def _receive_upload(chunks: Iterable[bytes], limit: int) -> bytes:
@@ -87,6 +92,9 @@ def work_message(row: WorkRow, scan: RetroactiveScanRow | None = None) -> catalo
         state=catalog_pb2.WORK_STATE_ACTIVE if row.state == ACTIVE else catalog_pb2.WORK_STATE_RETIRED,
         recording_seconds=row.recording_seconds,
         recording_sha256=row.recording_sha256,
+        melody_sha256=row.melody_sha256,
+        melody_source=row.melody_source,
+        melody_notes=row.melody_notes,
         registered_at=_timestamp(row.registered_at),
         retired_at=_timestamp(row.retired_at),
         retired_reason=row.retired_reason,
@@ -114,7 +122,8 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             )
             chunks = (m.recording_chunk for m in _chain(first, request_iterator))
             recording = _receive_upload(chunks, self._limits.max_upload_bytes)
-            row, created = self._catalog.register(details, recording)
+            row, created = self._catalog.register(
+                details, recording, _melody_upload(first.melody if first.HasField("melody") else None))
             return catalog_pb2.RegisterWorkResponse(work=work_message(row, self._desk.scan(row.work_id)),
                                                     created=created)
 
@@ -145,7 +154,8 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
 
     def Screen(self, request, context):  # noqa: N802
         with _statuses(context):
-            return self._screen(request.audio, request.generation, request.idempotency_key)
+            return self._screen(request.audio, request.generation, request.idempotency_key,
+                                _melody_upload(request.melody if request.HasField("melody") else None))
 
     def ScreenStream(self, request_iterator, context):  # noqa: N802
         with _statuses(context):
@@ -154,9 +164,11 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
                 raise InvalidArgument("ScreenStream received no messages")
             chunks = (m.audio_chunk for m in _chain(first, request_iterator))
             audio = _receive_upload(chunks, self._limits.max_upload_bytes)
-            return self._screen(audio, first.generation, first.idempotency_key)
+            return self._screen(audio, first.generation, first.idempotency_key,
+                                _melody_upload(first.melody if first.HasField("melody") else None))
 
-    def _screen(self, audio: bytes, generation: screening_pb2.Generation, key: str) -> screening_pb2.ScreenResponse:
+    def _screen(self, audio: bytes, generation: screening_pb2.Generation, key: str,
+                melody_file: MelodyUpload | None) -> screening_pb2.ScreenResponse:
         result = self._screener.screen(
             audio,
             Generation(
@@ -168,6 +180,7 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
                 commercial_use=generation.commercial_use, territory=generation.territory,
             ),
             key,
+            melody_file,
         )
         if not result.replayed:
             self._metrics.stage_timings(result.timings)
@@ -189,6 +202,7 @@ def screening_message(result: Screening) -> screening_pb2.ScreenResponse:
         record_id=result.record_id,
         log_index=result.log_index,
         prompt_salt=result.prompt_salt,
+        melody_source=result.melody_source,
     )
 
 
@@ -203,14 +217,24 @@ def decision_message(d: policies.Decision) -> screening_pb2.PolicyDecision:
     )
 
 
+_KINDS = {"audio": screening_pb2.MATCH_KIND_AUDIO, "melody": screening_pb2.MATCH_KIND_MELODY}
+
+
+def _note(note: dict | None) -> screening_pb2.Note | None:
+    return screening_pb2.Note(**note) if note else None
+
+
 def _match_message(m: Evidence) -> screening_pb2.Match:
     return screening_pb2.Match(
-        work_id=m.work_id, kind=screening_pb2.MATCH_KIND_AUDIO, score=m.score,
+        work_id=m.work_id, kind=_KINDS[m.kind], score=m.score,
         false_match_probability=m.false_match_probability,
         query_start_seconds=m.query_start_seconds, query_end_seconds=m.query_end_seconds,
         reference_start_seconds=m.reference_start_seconds, reference_end_seconds=m.reference_end_seconds,
         fingerprint=m.fingerprint, bit_error_rate=m.bit_error_rate, title=m.title, rights_holder=m.rights_holder,
         pitch_shift_semitones=m.pitch_shift_semitones, tempo_ratio=m.tempo_ratio,
+        reference_first_bar=m.reference_first_bar, reference_last_bar=m.reference_last_bar,
+        note_pairs=[screening_pb2.NotePair(kind=p["kind"], query=_note(p.get("query")),
+                                           reference=_note(p.get("reference"))) for p in m.note_pairs],
     )
 
 

@@ -57,6 +57,16 @@ def test_fresh_data_dir_is_secure_and_ready(served) -> None:
     assert (data_dir / "credentials" / "pipeline.token").read_text().strip() not in registry
 
 
+_TUNE = """X:1
+T:The test reel
+M:4/4
+L:1/8
+K:G
+|:GABc dedB|dedB dedB|c2ec B2dB|c2A2 A2BA|GABc dedB|dedB dedB|c2ec B2dB|A2F2 G4:|
+|:g2gf gdBd|g2f2 e2d2|c2ec B2dB|c2A2 A2df|g2gf g2Bd|g2f2 e2d2|c2ec B2dB|A2F2 G4:|
+"""
+
+
 def test_import_list_and_screen(served, tmp_path: Path) -> None:
     data_dir, proc = served
     songs = {n: synth_music(60 + n, 40.0) for n in range(3)}
@@ -73,13 +83,15 @@ def test_import_list_and_screen(served, tmp_path: Path) -> None:
         {"work_id": "song-2", "title": "Two", "rights_holder": "RH B", "audio": "audio/missing.ogg"},
         {"work_id": "song-3", "title": "Three", "rights_holder": "RH C", "audio": "audio/quiet.wav"},
         {"work_id": "song-4", "title": "Four", "audio": "audio/song2.ogg"},
+        {"work_id": "tune-1", "title": "A lead sheet", "rights_holder": "RH D", "melody": "audio/tune.abc"},
     ]
+    (audio_dir / "tune.abc").write_text(_TUNE)
     manifest = tmp_path / "manifest.jsonl"
     manifest.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
 
     first = guard_cli("catalog", "import", str(manifest), data_dir=data_dir)
     assert first.returncode == 1
-    assert "imported 2 of 6 works (2 new, 0 already registered), 4 failed" in first.stdout
+    assert "imported 3 of 7 works (3 new, 0 already registered), 4 failed" in first.stdout
     for fragment in ("line 3", "line 4 (song-2)", "line 5 (song-3): INVALID_ARGUMENT", "silent",
                      "line 6 (song-4): missing rights_holder"):
         assert fragment in first.stdout
@@ -90,7 +102,8 @@ def test_import_list_and_screen(served, tmp_path: Path) -> None:
     assert "(0 new, 2 already registered), 0 failed" in again.stdout
 
     listed = json.loads(guard_cli("catalog", "list", "--json", data_dir=data_dir).stdout)
-    assert [w["details"]["work_id"] for w in listed] == ["song-0", "song-1"]
+    assert [w["details"]["work_id"] for w in listed] == ["song-0", "song-1", "tune-1"]
+    assert listed[2]["melody_notes"] > 20 and "recording_sha256" not in listed[2]
     assert listed[0]["details"]["metadata"] == {"label": "Blue", "year": "1999"}
     assert listed[0]["details"]["isrc"] == "GB-XYZ-26-00001"
 
@@ -104,6 +117,12 @@ def test_import_list_and_screen(served, tmp_path: Path) -> None:
     assert as_json["verdict"] == "VERDICT_BLOCK"
     assert as_json["matches"][0]["work_id"] == "song-1"
     assert as_json["matches"][0]["kind"] == "MATCH_KIND_AUDIO"
+
+    (tmp_path / "generated.abc").write_text(_TUNE.replace("K:G", "K:A"))
+    melodic = guard_cli("screen", str(query), "--melody", str(tmp_path / "generated.abc"), data_dir=data_dir)
+    assert melodic.returncode == 0, melodic.stderr
+    assert 'tune-1 "A lead sheet" (RH D): query' in melodic.stdout and "[melody]" in melodic.stdout
+    assert "melody: melody file 'generated.abc'" in melodic.stdout
 
     bad = tmp_path / "bad.mp3"
     bad.write_bytes(b"definitely not audio" * 100)

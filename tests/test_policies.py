@@ -279,7 +279,7 @@ def test_policy_command_line(guard: Guard, tmp_path: Path) -> None:
                   "--valid-from", "2026-01-01T00:00:00Z")
     assert signed.returncode == 0, signed.stderr
     tested = _cli(guard, "policy", "test", str(draft))
-    assert tested.returncode == 0 and "6 of 6 rules exercised" in tested.stdout
+    assert tested.returncode == 0 and "7 of 7 rules exercised" in tested.stdout
 
     same = _cli(guard, "policy", "replay", "--bundle", str(draft))
     assert same.returncode == 0 and "replayed 2 decisions" in same.stdout and "0 would change" in same.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
+from pathlib import Path
 
 import grpc
 import librosa
@@ -55,6 +56,10 @@ def screen(guard: Guard, audio: bytes, key: str = "", role: str = "pipeline", **
         conn.close()
 
 
+def audio_matches(result: screening_pb2.ScreenResponse) -> list[screening_pb2.Match]:
+    return [m for m in result.matches if m.kind == screening_pb2.MATCH_KIND_AUDIO]
+
+
 def status_of(call) -> grpc.StatusCode:
     with pytest.raises(grpc.RpcError) as info:
         call()
@@ -75,12 +80,12 @@ def test_register_screen_match_and_clear_on_each_database(guard_on_each_database
     excerpt = encode(song[int(25 * DEMO_RATE):int(40 * DEMO_RATE)], DEMO_RATE, "mp3")
     result = screen(g, excerpt)
     assert result.verdict == screening_pb2.VERDICT_BLOCK
-    (match,) = result.matches
+    (match,) = audio_matches(result)
     assert match.work_id == "work-1" and match.title == "Harbour Waltz"
     assert match.kind == screening_pb2.MATCH_KIND_AUDIO and match.fingerprint == "chromaprint"
     assert match.reference_start_seconds == pytest.approx(25.0, abs=0.3)
     assert 0.9999 < match.score <= 1.0
-    assert {t.stage for t in result.timings} == {"decode", "fingerprint", "match", "decide", "store"}
+    assert {t.stage for t in result.timings} == {"decode", "fingerprint", "melody", "match", "decide", "store"}
     assert result.decision.determining_rules == ["block-audio-reuse"] and result.decision.bundle_id == "guard-default"
 
     clear = screen(g, encode(synth_music(22, 20.0), DEMO_RATE, "ogg"))
@@ -95,7 +100,7 @@ def test_re_pitched_and_re_timed_copy_is_found_by_the_landmark_fingerprint(guard
                                                                     sr=DEMO_RATE, n_steps=-2), rate=1.08)
     result = screen(g, encode(copy, DEMO_RATE, "ogg"))
     assert result.verdict == screening_pb2.VERDICT_BLOCK
-    (match,) = result.matches
+    (match,) = audio_matches(result)
     assert match.work_id == "work-1" and match.fingerprint == "landmarks" and match.bit_error_rate == 0
     assert match.pitch_shift_semitones == pytest.approx(-2.0, abs=0.15)
     assert match.tempo_ratio == pytest.approx(1.08, abs=0.015)
@@ -104,7 +109,7 @@ def test_re_pitched_and_re_timed_copy_is_found_by_the_landmark_fingerprint(guard
     with Session(engine) as session:
         stored = session.exec(select(ScreeningFingerprintRow.algorithm)
                               .where(ScreeningFingerprintRow.screening_id == result.screening_id)).all()
-    assert sorted(stored) == ["chromaprint", "landmarks"]
+    assert sorted(stored) == ["chromaprint", "landmarks", "melody"]
 
 
 def test_retry_with_the_same_idempotency_key_returns_the_same_screening(guard: Guard, song) -> None:
@@ -195,7 +200,7 @@ def test_streamed_screening_of_a_large_file(guard: Guard, song) -> None:
 
     result = stub.ScreenStream(messages(), metadata=conn.metadata)
     conn.close()
-    assert [m.work_id for m in result.matches] == ["work-1"]
+    assert {m.work_id for m in result.matches} == {"work-1"}
 
 
 def test_every_rpc_needs_a_credential_and_a_role(guard: Guard) -> None:
@@ -303,7 +308,7 @@ def test_index_is_persisted_and_rebuilt_from_the_database_when_stale(tmp_path, s
 
     g = start_guard(tmp_path / "data", first_id=100)
     try:
-        assert [m.fingerprint for m in screen(g, re_pitched).matches] == ["landmarks"]
+        assert [m.fingerprint for m in audio_matches(screen(g, re_pitched))] == ["landmarks"]
     finally:
         g.running.stop(grace=1)
 
@@ -311,8 +316,8 @@ def test_index_is_persisted_and_rebuilt_from_the_database_when_stale(tmp_path, s
     g = start_guard(tmp_path / "data", first_id=200)
     try:
         result = screen(g, wav_bytes(excerpt, DEMO_RATE))
-        assert [m.work_id for m in result.matches] == ["work-1"]
-        assert [m.fingerprint for m in screen(g, re_pitched).matches] == ["landmarks"]
+        assert {m.work_id for m in result.matches} == {"work-1"}
+        assert [m.fingerprint for m in audio_matches(screen(g, re_pitched))] == ["landmarks"]
         engine = create_engine(g.settings.effective_database_url)
         with Session(engine) as session:
             assert [w.work_id for w in session.exec(select(WorkRow))] == ["work-1"]
@@ -324,3 +329,82 @@ def _screenings(guard: Guard) -> int:
     engine = create_engine(guard.settings.effective_database_url)
     with Session(engine) as session:
         return len(session.exec(select(ScreeningRow)).all())
+
+
+def _oneills_tunes(count: int) -> list[str]:
+    import music21
+
+    path = Path(music21.__file__).parent / "corpus" / "oneills1850" / "0001-0050.abc"
+    return ["X:" + t for t in path.read_text(encoding="latin-1").split("\nX:")[1:]][:count]
+
+
+def register_melody(guard: Guard, work_id: str, melody: bytes, filename: str, audio: bytes = b""):
+    conn = guard.connect("catalog")
+    stub = catalog_pb2_grpc.CatalogServiceStub(conn.channel)
+    first = catalog_pb2.RegisterWorkRequest(
+        work=catalog_pb2.WorkDetails(work_id=work_id, title=f"Tune {work_id}", rights_holder="Trad. arr. Example"),
+        melody=catalog_pb2.MelodyFile(content=melody, filename=filename), recording_chunk=audio)
+    try:
+        return stub.RegisterWork(iter([first]), metadata=conn.metadata)
+    finally:
+        conn.close()
+
+
+def screen_with_melody(guard: Guard, audio: bytes, melody: bytes, filename: str):
+    conn = guard.connect("pipeline")
+    stub = screening_pb2_grpc.ScreeningServiceStub(conn.channel)
+    try:
+        return stub.Screen(screening_pb2.ScreenRequest(
+            audio=audio, generation=screening_pb2.Generation(model_id="lyra-music", consent_reference="consent-42"),
+            melody=catalog_pb2.MelodyFile(content=melody, filename=filename)), metadata=conn.metadata)
+    finally:
+        conn.close()
+
+
+def test_lead_sheet_catalog_and_a_transposed_quotation_in_the_generators_midi(guard: Guard, tmp_path) -> None:
+    import music21
+
+    tunes = _oneills_tunes(30)
+    for n, tune in enumerate(tunes):
+        response = register_melody(guard, f"oneill-{n}", tune.encode("latin-1"), "tune.abc")
+        assert response.created and response.work.melody_notes > 0 and response.work.recording_seconds == 0
+    again = register_melody(guard, "oneill-3", tunes[3].encode("latin-1"), "tune.abc")
+    assert not again.created
+    assert status_of(lambda: register_melody(guard, "oneill-3", tunes[4].encode("latin-1"), "tune.abc"))[0] \
+        == grpc.StatusCode.ALREADY_EXISTS
+
+    phrase = music21.converter.parse(tunes[7], format="abc").parts[0].measures(3, 10).transpose(3)
+    phrase.insert(0, music21.tempo.MetronomeMark(number=150))
+    phrase.write("midi", fp=str(tmp_path / "generated.mid"))
+    result = screen_with_melody(guard, wav_bytes(synth_music(5, 20.0), DEMO_RATE),
+                                (tmp_path / "generated.mid").read_bytes(), "generated.mid")
+    melodic = [m for m in result.matches if m.kind == screening_pb2.MATCH_KIND_MELODY]
+    assert [m.work_id for m in melodic] == ["oneill-7"]
+    (match,) = melodic
+    assert match.pitch_shift_semitones == pytest.approx(3.0, abs=0.5)
+    assert match.reference_first_bar <= 4 and match.reference_last_bar >= 9
+    assert sum(p.kind == "match" for p in match.note_pairs) >= 10
+    assert all(p.reference.bar for p in match.note_pairs if p.HasField("reference"))
+    assert result.melody_source.startswith("melody file 'generated.mid'")
+    assert result.verdict == screening_pb2.VERDICT_REVIEW
+    assert "review-melodic-quotation" in result.decision.determining_rules
+
+
+def test_bad_melody_files_are_refused_and_nothing_is_stored(guard: Guard) -> None:
+    audio = wav_bytes(synth_music(5, 10.0), DEMO_RATE)
+    for content, name in ((b"MThd\x00\x00\x00\x06garbage", "x.mid"), (b"<score-partwise><part>", "x.musicxml"),
+                          (b"", "empty.mid")):
+        code, details = status_of(lambda: screen_with_melody(guard, audio, content, name))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and details
+    assert _screenings(guard) == 0
+    code, details = status_of(lambda: register_melody(guard, "nothing", b"", "", b""))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_audio_without_a_melody_says_so_and_matches_no_melody(guard: Guard) -> None:
+    register(guard, "work-1", wav_bytes(synth_music(21, 30.0), DEMO_RATE))
+    rng = np.random.default_rng(4)
+    noise = (0.3 * rng.standard_normal(10 * DEMO_RATE)).astype(np.float32)
+    result = screen(guard, wav_bytes(noise, DEMO_RATE))
+    assert result.melody_source == "no melody found in the audio"
+    assert not result.matches

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from guard.cli._shared import CHUNK, connect_from
 
-_RESERVED = {"work_id", "title", "rights_holder", "audio", "isrc", "iswc", "rights_holder_flags"}
+_RESERVED = {"work_id", "title", "rights_holder", "audio", "melody", "isrc", "iswc", "rights_holder_flags"}
 """Manifest fields with a place of their own; every other field is kept as metadata."""
 
 
@@ -57,7 +57,9 @@ def _catalog_import(args: argparse.Namespace) -> int:
             entry = json.loads(line)
             if not isinstance(entry, dict):
                 raise ValueError("each line must be a JSON object")
-            missing = [k for k in ("work_id", "title", "rights_holder", "audio") if not entry.get(k)]
+            missing = [k for k in ("work_id", "title", "rights_holder") if not entry.get(k)]
+            if not entry.get("audio") and not entry.get("melody"):
+                missing.append("audio or melody")
             if missing:
                 raise ValueError(f"missing {', '.join(missing)}")
             details = catalog_pb2.WorkDetails(
@@ -67,8 +69,9 @@ def _catalog_import(args: argparse.Namespace) -> int:
                 metadata={k: v if isinstance(v, str) else json.dumps(v)
                           for k, v in entry.items() if k not in _RESERVED},
             )
-            audio_path = base / str(entry["audio"])
-            response = stub.RegisterWork(_upload(details, audio_path), metadata=conn.metadata)
+            audio_path = base / str(entry["audio"]) if entry.get("audio") else None
+            melody_path = base / str(entry["melody"]) if entry.get("melody") else None
+            response = stub.RegisterWork(_upload(details, audio_path, melody_path), metadata=conn.metadata)
             created += response.created
             present += not response.created
         except (ValueError, OSError) as exc:
@@ -90,11 +93,19 @@ def _work_id(line: str) -> str:
         return ""
 
 
-def _upload(details, path: Path) -> Iterator:
+def _upload(details, audio: Path | None, melody: Path | None) -> Iterator:
+    """The work's details and melody file in the first message, then the recording in chunks."""
     from guard.v1 import catalog_pb2
 
-    with path.open("rb") as handle:
-        yield catalog_pb2.RegisterWorkRequest(work=details, recording_chunk=handle.read(CHUNK))
+    first = catalog_pb2.RegisterWorkRequest(work=details)
+    if melody is not None:
+        first.melody.CopyFrom(catalog_pb2.MelodyFile(content=melody.read_bytes(), filename=melody.name))
+    if audio is None:
+        yield first
+        return
+    with audio.open("rb") as handle:
+        first.recording_chunk = handle.read(CHUNK)
+        yield first
         while chunk := handle.read(CHUNK):
             yield catalog_pb2.RegisterWorkRequest(recording_chunk=chunk)
 

@@ -26,16 +26,20 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     screen.add_argument("--pipeline-id", default="guard-cli")
     screen.add_argument("--idempotency-key", default="")
     screen.add_argument("--consent-scope", default="", help="personal, commercial, research or internal")
+    screen.add_argument("--melody", type=Path, default=None,
+                        help="the generator's melody (MIDI or MusicXML), screened instead of one extracted from the audio")
     screen.set_defaults(run=_screen)
 
 
 def _screen(args: argparse.Namespace) -> int:
-    from guard.v1 import screening_pb2, screening_pb2_grpc
+    from guard.v1 import catalog_pb2, screening_pb2, screening_pb2_grpc
 
     try:
         data = args.file.read_bytes()
+        melody = (catalog_pb2.MelodyFile(content=args.melody.read_bytes(), filename=args.melody.name)
+                  if args.melody else None)
     except OSError as exc:
-        print(f"guard: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        print(f"guard: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     generation = screening_pb2.Generation(
         prompt=args.prompt, model_id=args.model_id, model_version=args.model_version,
@@ -46,12 +50,14 @@ def _screen(args: argparse.Namespace) -> int:
     try:
         if len(data) <= 30 * MIB:
             response = stub.Screen(
-                screening_pb2.ScreenRequest(audio=data, generation=generation, idempotency_key=args.idempotency_key),
+                screening_pb2.ScreenRequest(audio=data, generation=generation, idempotency_key=args.idempotency_key,
+                                            melody=melody),
                 metadata=conn.metadata,
             )
         else:
             def chunks() -> Iterator:
-                yield screening_pb2.ScreenStreamRequest(generation=generation, idempotency_key=args.idempotency_key)
+                yield screening_pb2.ScreenStreamRequest(generation=generation, idempotency_key=args.idempotency_key,
+                                                        melody=melody)
                 for i in range(0, len(data), CHUNK):
                     yield screening_pb2.ScreenStreamRequest(audio_chunk=data[i:i + CHUNK])
             response = stub.ScreenStream(chunks(), metadata=conn.metadata)
@@ -66,9 +72,13 @@ def _screen(args: argparse.Namespace) -> int:
     verdict = screening_pb2.Verdict.Name(response.verdict).removeprefix("VERDICT_").lower()
     print(f"verdict: {verdict}   screening {response.screening_id}   {response.duration_seconds:.1f} s of audio")
     for m in response.matches:
+        where = (f"bars {m.reference_first_bar}-{m.reference_last_bar}" if m.kind == screening_pb2.MATCH_KIND_MELODY
+                 else f"{m.reference_start_seconds:.1f}-{m.reference_end_seconds:.1f} s")
+        change = (f", {m.pitch_shift_semitones:+.1f} st, tempo x{m.tempo_ratio:.3f}"
+                  if m.pitch_shift_semitones or m.tempo_ratio not in (0.0, 1.0) else "")
         print(f"  {m.work_id} \"{m.title}\" ({m.rights_holder}): query {m.query_start_seconds:.1f}-"
-              f"{m.query_end_seconds:.1f} s = reference {m.reference_start_seconds:.1f}-{m.reference_end_seconds:.1f} s, "
-              f"score {m.score:.6f}, bit errors {m.bit_error_rate:.1%} [{m.fingerprint}]")
+              f"{m.query_end_seconds:.1f} s = reference {where}, score {m.score:.6f}{change} [{m.fingerprint}]")
+    print(f"  melody: {response.melody_source}")
     timings = ", ".join(f"{t.stage} {t.milliseconds:.1f} ms" for t in response.timings)
     print(f"  stages: {timings}")
     print(f"  provenance record {response.record_id} at log index {response.log_index}")

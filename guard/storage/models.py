@@ -55,7 +55,12 @@ class WorkRow(SQLModel, table=True):
     flags: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     """Rights-holder flags policies can test, e.g. no_ai_use."""
     recording_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    """Empty for a work registered from a melody file alone."""
     recording_seconds: float
+    melody_sha256: str = Field(default="", sa_column=Column(String(64), nullable=False, server_default=""))
+    """SHA-256 of the registered melody file; empty when the tune comes from the recording (or there is none)."""
+    melody_source: str = Field(default="", sa_column=Column(String(512), nullable=False, server_default=""))
+    melody_notes: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     state: str = Field(sa_column=Column(String(16), nullable=False, index=True))
     registered_at: dt.datetime = _utc()
     retired_at: dt.datetime | None = _utc(nullable=True)
@@ -89,6 +94,7 @@ class ScreeningRow(SQLModel, table=True):
     matches: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     timings: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     screened_at: dt.datetime = _utc()
+    melody_source: str = Field(default="", sa_column=Column(String(512), nullable=False, server_default=""))
 
 
 class ScreeningFingerprintRow(SQLModel, table=True):

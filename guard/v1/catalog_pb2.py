@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16guard/v1/catalog.proto\x12\x08guard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x01\n\x0bWorkDetails\x12\x0f\n\x07work_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x15\n\rrights_holder\x18\x03 \x01(\t\x12\x0c\n\x04isrc\x18\x04 \x01(\t\x12\x0c\n\x04iswc\x18\x05 \x01(\t\x12\x35\n\x08metadata\x18\x06 \x03(\x0b\x32#.guard.v1.WorkDetails.MetadataEntry\x12\x1b\n\x13rights_holder_flags\x18\x07 \x03(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb7\x02\n\x04Work\x12&\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x15.guard.v1.WorkDetails\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.guard.v1.WorkState\x12\x19\n\x11recording_seconds\x18\x03 \x01(\x01\x12\x18\n\x10recording_sha256\x18\x04 \x01(\t\x12\x31\n\rregistered_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eretired_reason\x18\x07 \x01(\t\x12\x33\n\x10retroactive_scan\x18\x08 \x01(\x0b\x32\x19.guard.v1.RetroactiveScan\"V\n\x0fRetroactiveScan\x12\r\n\x05state\x18\x01 \x01(\t\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0f\n\x07\x63hecked\x18\x03 \x01(\x03\x12\x14\n\x0c\x63\x61ses_opened\x18\x04 \x01(\x03\"S\n\x13RegisterWorkRequest\x12#\n\x04work\x18\x01 \x01(\x0b\x32\x15.guard.v1.WorkDetails\x12\x17\n\x0frecording_chunk\x18\x02 \x01(\x0c\"E\n\x14RegisterWorkResponse\x12\x1c\n\x04work\x18\x01 \x01(\x0b\x32\x0e.guard.v1.Work\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"!\n\x0eGetWorkRequest\x12\x0f\n\x07work_id\x18\x01 \x01(\t\"R\n\x10ListWorksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x17\n\x0finclude_retired\x18\x03 \x01(\x08\"K\n\x11ListWorksResponse\x12\x1d\n\x05works\x18\x01 \x03(\x0b\x32\x0e.guard.v1.Work\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"4\n\x11RetireWorkRequest\x12\x0f\n\x07work_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t*V\n\tWorkState\x12\x1a\n\x16WORK_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11WORK_STATE_ACTIVE\x10\x01\x12\x16\n\x12WORK_STATE_RETIRED\x10\x02\x32\x97\x02\n\x0e\x43\x61talogService\x12O\n\x0cRegisterWork\x12\x1d.guard.v1.RegisterWorkRequest\x1a\x1e.guard.v1.RegisterWorkResponse(\x01\x12\x33\n\x07GetWork\x12\x18.guard.v1.GetWorkRequest\x1a\x0e.guard.v1.Work\x12\x44\n\tListWorks\x12\x1a.guard.v1.ListWorksRequest\x1a\x1b.guard.v1.ListWorksResponse\x12\x39\n\nRetireWork\x12\x1b.guard.v1.RetireWorkRequest\x1a\x0e.guard.v1.Workb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16guard/v1/catalog.proto\x12\x08guard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x01\n\x0bWorkDetails\x12\x0f\n\x07work_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x15\n\rrights_holder\x18\x03 \x01(\t\x12\x0c\n\x04isrc\x18\x04 \x01(\t\x12\x0c\n\x04iswc\x18\x05 \x01(\t\x12\x35\n\x08metadata\x18\x06 \x03(\x0b\x32#.guard.v1.WorkDetails.MetadataEntry\x12\x1b\n\x13rights_holder_flags\x18\x07 \x03(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xfb\x02\n\x04Work\x12&\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\x15.guard.v1.WorkDetails\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.guard.v1.WorkState\x12\x19\n\x11recording_seconds\x18\x03 \x01(\x01\x12\x18\n\x10recording_sha256\x18\x04 \x01(\t\x12\x31\n\rregistered_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eretired_reason\x18\x07 \x01(\t\x12\x33\n\x10retroactive_scan\x18\x08 \x01(\x0b\x32\x19.guard.v1.RetroactiveScan\x12\x15\n\rmelody_sha256\x18\t \x01(\t\x12\x15\n\rmelody_source\x18\n \x01(\t\x12\x14\n\x0cmelody_notes\x18\x0b \x01(\x05\"V\n\x0fRetroactiveScan\x12\r\n\x05state\x18\x01 \x01(\t\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x0f\n\x07\x63hecked\x18\x03 \x01(\x03\x12\x14\n\x0c\x63\x61ses_opened\x18\x04 \x01(\x03\"y\n\x13RegisterWorkRequest\x12#\n\x04work\x18\x01 \x01(\x0b\x32\x15.guard.v1.WorkDetails\x12\x17\n\x0frecording_chunk\x18\x02 \x01(\x0c\x12$\n\x06melody\x18\x03 \x01(\x0b\x32\x14.guard.v1.MelodyFile\"/\n\nMelodyFile\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\"E\n\x14RegisterWorkResponse\x12\x1c\n\x04work\x18\x01 \x01(\x0b\x32\x0e.guard.v1.Work\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"!\n\x0eGetWorkRequest\x12\x0f\n\x07work_id\x18\x01 \x01(\t\"R\n\x10ListWorksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x17\n\x0finclude_retired\x18\x03 \x01(\x08\"K\n\x11ListWorksResponse\x12\x1d\n\x05works\x18\x01 \x03(\x0b\x32\x0e.guard.v1.Work\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"4\n\x11RetireWorkRequest\x12\x0f\n\x07work_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t*V\n\tWorkState\x12\x1a\n\x16WORK_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11WORK_STATE_ACTIVE\x10\x01\x12\x16\n\x12WORK_STATE_RETIRED\x10\x02\x32\x97\x02\n\x0e\x43\x61talogService\x12O\n\x0cRegisterWork\x12\x1d.guard.v1.RegisterWorkRequest\x1a\x1e.guard.v1.RegisterWorkResponse(\x01\x12\x33\n\x07GetWork\x12\x18.guard.v1.GetWorkRequest\x1a\x0e.guard.v1.Work\x12\x44\n\tListWorks\x12\x1a.guard.v1.ListWorksRequest\x1a\x1b.guard.v1.ListWorksResponse\x12\x39\n\nRetireWork\x12\x1b.guard.v1.RetireWorkRequest\x1a\x0e.guard.v1.Workb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,28 +34,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_WORKDETAILS_METADATAENTRY']._loaded_options = None
   _globals['_WORKDETAILS_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_WORKSTATE']._serialized_start=1109
-  _globals['_WORKSTATE']._serialized_end=1195
+  _globals['_WORKSTATE']._serialized_start=1264
+  _globals['_WORKSTATE']._serialized_end=1350
   _globals['_WORKDETAILS']._serialized_start=70
   _globals['_WORKDETAILS']._serialized_end=299
   _globals['_WORKDETAILS_METADATAENTRY']._serialized_start=252
   _globals['_WORKDETAILS_METADATAENTRY']._serialized_end=299
   _globals['_WORK']._serialized_start=302
-  _globals['_WORK']._serialized_end=613
-  _globals['_RETROACTIVESCAN']._serialized_start=615
-  _globals['_RETROACTIVESCAN']._serialized_end=701
-  _globals['_REGISTERWORKREQUEST']._serialized_start=703
-  _globals['_REGISTERWORKREQUEST']._serialized_end=786
-  _globals['_REGISTERWORKRESPONSE']._serialized_start=788
-  _globals['_REGISTERWORKRESPONSE']._serialized_end=857
-  _globals['_GETWORKREQUEST']._serialized_start=859
-  _globals['_GETWORKREQUEST']._serialized_end=892
-  _globals['_LISTWORKSREQUEST']._serialized_start=894
-  _globals['_LISTWORKSREQUEST']._serialized_end=976
-  _globals['_LISTWORKSRESPONSE']._serialized_start=978
-  _globals['_LISTWORKSRESPONSE']._serialized_end=1053
-  _globals['_RETIREWORKREQUEST']._serialized_start=1055
-  _globals['_RETIREWORKREQUEST']._serialized_end=1107
-  _globals['_CATALOGSERVICE']._serialized_start=1198
-  _globals['_CATALOGSERVICE']._serialized_end=1477
+  _globals['_WORK']._serialized_end=681
+  _globals['_RETROACTIVESCAN']._serialized_start=683
+  _globals['_RETROACTIVESCAN']._serialized_end=769
+  _globals['_REGISTERWORKREQUEST']._serialized_start=771
+  _globals['_REGISTERWORKREQUEST']._serialized_end=892
+  _globals['_MELODYFILE']._serialized_start=894
+  _globals['_MELODYFILE']._serialized_end=941
+  _globals['_REGISTERWORKRESPONSE']._serialized_start=943
+  _globals['_REGISTERWORKRESPONSE']._serialized_end=1012
+  _globals['_GETWORKREQUEST']._serialized_start=1014
+  _globals['_GETWORKREQUEST']._serialized_end=1047
+  _globals['_LISTWORKSREQUEST']._serialized_start=1049
+  _globals['_LISTWORKSREQUEST']._serialized_end=1131
+  _globals['_LISTWORKSRESPONSE']._serialized_start=1133
+  _globals['_LISTWORKSRESPONSE']._serialized_end=1208
+  _globals['_RETIREWORKREQUEST']._serialized_start=1210
+  _globals['_RETIREWORKREQUEST']._serialized_end=1262
+  _globals['_CATALOGSERVICE']._serialized_start=1353
+  _globals['_CATALOGSERVICE']._serialized_end=1632
 # @@protoc_insertion_point(module_scope)

@@ -45,7 +45,7 @@ class WorkDetails(_message.Message):
     def __init__(self, work_id: _Optional[str] = ..., title: _Optional[str] = ..., rights_holder: _Optional[str] = ..., isrc: _Optional[str] = ..., iswc: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., rights_holder_flags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Work(_message.Message):
-    __slots__ = ("details", "state", "recording_seconds", "recording_sha256", "registered_at", "retired_at", "retired_reason", "retroactive_scan")
+    __slots__ = ("details", "state", "recording_seconds", "recording_sha256", "registered_at", "retired_at", "retired_reason", "retroactive_scan", "melody_sha256", "melody_source", "melody_notes")
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     RECORDING_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,9 @@ class Work(_message.Message):
     RETIRED_AT_FIELD_NUMBER: _ClassVar[int]
     RETIRED_REASON_FIELD_NUMBER: _ClassVar[int]
     RETROACTIVE_SCAN_FIELD_NUMBER: _ClassVar[int]
+    MELODY_SHA256_FIELD_NUMBER: _ClassVar[int]
+    MELODY_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    MELODY_NOTES_FIELD_NUMBER: _ClassVar[int]
     details: WorkDetails
     state: WorkState
     recording_seconds: float
@@ -62,7 +65,10 @@ class Work(_message.Message):
     retired_at: _timestamp_pb2.Timestamp
     retired_reason: str
     retroactive_scan: RetroactiveScan
-    def __init__(self, details: _Optional[_Union[WorkDetails, _Mapping]] = ..., state: _Optional[_Union[WorkState, str]] = ..., recording_seconds: _Optional[float] = ..., recording_sha256: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_reason: _Optional[str] = ..., retroactive_scan: _Optional[_Union[RetroactiveScan, _Mapping]] = ...) -> None: ...
+    melody_sha256: str
+    melody_source: str
+    melody_notes: int
+    def __init__(self, details: _Optional[_Union[WorkDetails, _Mapping]] = ..., state: _Optional[_Union[WorkState, str]] = ..., recording_seconds: _Optional[float] = ..., recording_sha256: _Optional[str] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_reason: _Optional[str] = ..., retroactive_scan: _Optional[_Union[RetroactiveScan, _Mapping]] = ..., melody_sha256: _Optional[str] = ..., melody_source: _Optional[str] = ..., melody_notes: _Optional[int] = ...) -> None: ...
 
 class RetroactiveScan(_message.Message):
     __slots__ = ("state", "total", "checked", "cases_opened")
@@ -77,12 +83,22 @@ class RetroactiveScan(_message.Message):
     def __init__(self, state: _Optional[str] = ..., total: _Optional[int] = ..., checked: _Optional[int] = ..., cases_opened: _Optional[int] = ...) -> None: ...
 
 class RegisterWorkRequest(_message.Message):
-    __slots__ = ("work", "recording_chunk")
+    __slots__ = ("work", "recording_chunk", "melody")
     WORK_FIELD_NUMBER: _ClassVar[int]
     RECORDING_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    MELODY_FIELD_NUMBER: _ClassVar[int]
     work: WorkDetails
     recording_chunk: bytes
-    def __init__(self, work: _Optional[_Union[WorkDetails, _Mapping]] = ..., recording_chunk: _Optional[bytes] = ...) -> None: ...
+    melody: MelodyFile
+    def __init__(self, work: _Optional[_Union[WorkDetails, _Mapping]] = ..., recording_chunk: _Optional[bytes] = ..., melody: _Optional[_Union[MelodyFile, _Mapping]] = ...) -> None: ...
+
+class MelodyFile(_message.Message):
+    __slots__ = ("content", "filename")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    content: bytes
+    filename: str
+    def __init__(self, content: _Optional[bytes] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class RegisterWorkResponse(_message.Message):
     __slots__ = ("work", "created")

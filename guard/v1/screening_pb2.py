@@ -23,33 +23,38 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from guard.v1 import catalog_pb2 as guard_dot_v1_dot_catalog__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18guard/v1/screening.proto\x12\x08guard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x01\n\nGeneration\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\x19\n\x11\x63onsent_reference\x18\x04 \x01(\t\x12\x13\n\x0bpipeline_id\x18\x05 \x01(\t\x12\x15\n\rconsent_scope\x18\x06 \x01(\t\x12\x36\n\x12\x63onsent_granted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63ommercial_use\x18\x08 \x01(\x08\x12\x11\n\tterritory\x18\t \x01(\t\"a\n\rScreenRequest\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12(\n\ngeneration\x18\x02 \x01(\x0b\x32\x14.guard.v1.Generation\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"m\n\x13ScreenStreamRequest\x12(\n\ngeneration\x18\x01 \x01(\x0b\x32\x14.guard.v1.Generation\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x13\n\x0b\x61udio_chunk\x18\x03 \x01(\x0c\"\xad\x01\n\x0ePolicyDecision\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x11\n\tbundle_id\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x15\n\rbundle_digest\x18\x04 \x01(\t\x12\x19\n\x11\x64\x65termining_rules\x18\x05 \x03(\t\x12\x0f\n\x07reasons\x18\x06 \x03(\t\x12\x0e\n\x06\x65rrors\x18\x07 \x03(\t\x12\x0e\n\x06\x65\x66\x66\x65\x63t\x18\x08 \x01(\t\"\xea\x02\n\x05Match\x12\x0f\n\x07work_id\x18\x01 \x01(\t\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.guard.v1.MatchKind\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x1f\n\x17\x66\x61lse_match_probability\x18\x04 \x01(\x01\x12\x1b\n\x13query_start_seconds\x18\x05 \x01(\x01\x12\x19\n\x11query_end_seconds\x18\x06 \x01(\x01\x12\x1f\n\x17reference_start_seconds\x18\x07 \x01(\x01\x12\x1d\n\x15reference_end_seconds\x18\x08 \x01(\x01\x12\x13\n\x0b\x66ingerprint\x18\t \x01(\t\x12\x16\n\x0e\x62it_error_rate\x18\n \x01(\x01\x12\r\n\x05title\x18\x0b \x01(\t\x12\x15\n\rrights_holder\x18\x0c \x01(\t\x12\x1d\n\x15pitch_shift_semitones\x18\r \x01(\x01\x12\x13\n\x0btempo_ratio\x18\x0e \x01(\x01\"2\n\x0bStageTiming\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x14\n\x0cmilliseconds\x18\x02 \x01(\x01\"\xee\x02\n\x0eScreenResponse\x12\x14\n\x0cscreening_id\x18\x01 \x01(\t\x12\"\n\x07verdict\x18\x02 \x01(\x0e\x32\x11.guard.v1.Verdict\x12 \n\x07matches\x18\x03 \x03(\x0b\x32\x0f.guard.v1.Match\x12&\n\x07timings\x18\x04 \x03(\x0b\x32\x15.guard.v1.StageTiming\x12\x18\n\x10\x64uration_seconds\x18\x05 \x01(\x01\x12\x14\n\x0c\x61udio_sha256\x18\x06 \x01(\t\x12/\n\x0bscreened_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08replayed\x18\x08 \x01(\x08\x12\x11\n\trecord_id\x18\t \x01(\t\x12\x11\n\tlog_index\x18\n \x01(\x03\x12\x13\n\x0bprompt_salt\x18\x0b \x01(\x0c\x12*\n\x08\x64\x65\x63ision\x18\x0c \x01(\x0b\x32\x18.guard.v1.PolicyDecision*\\\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x11\n\rVERDICT_ALLOW\x10\x01\x12\x12\n\x0eVERDICT_REVIEW\x10\x02\x12\x11\n\rVERDICT_BLOCK\x10\x03*=\n\tMatchKind\x12\x1a\n\x16MATCH_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10MATCH_KIND_AUDIO\x10\x01\x32\x9a\x01\n\x10ScreeningService\x12;\n\x06Screen\x12\x17.guard.v1.ScreenRequest\x1a\x18.guard.v1.ScreenResponse\x12I\n\x0cScreenStream\x12\x1d.guard.v1.ScreenStreamRequest\x1a\x18.guard.v1.ScreenResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18guard/v1/screening.proto\x12\x08guard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16guard/v1/catalog.proto\"\xef\x01\n\nGeneration\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12\x19\n\x11\x63onsent_reference\x18\x04 \x01(\t\x12\x13\n\x0bpipeline_id\x18\x05 \x01(\t\x12\x15\n\rconsent_scope\x18\x06 \x01(\t\x12\x36\n\x12\x63onsent_granted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x63ommercial_use\x18\x08 \x01(\x08\x12\x11\n\tterritory\x18\t \x01(\t\"\x87\x01\n\rScreenRequest\x12\r\n\x05\x61udio\x18\x01 \x01(\x0c\x12(\n\ngeneration\x18\x02 \x01(\x0b\x32\x14.guard.v1.Generation\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12$\n\x06melody\x18\x04 \x01(\x0b\x32\x14.guard.v1.MelodyFile\"\x93\x01\n\x13ScreenStreamRequest\x12(\n\ngeneration\x18\x01 \x01(\x0b\x32\x14.guard.v1.Generation\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x13\n\x0b\x61udio_chunk\x18\x03 \x01(\x0c\x12$\n\x06melody\x18\x04 \x01(\x0b\x32\x14.guard.v1.MelodyFile\"\xad\x01\n\x0ePolicyDecision\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x11\n\tbundle_id\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x15\n\rbundle_digest\x18\x04 \x01(\t\x12\x19\n\x11\x64\x65termining_rules\x18\x05 \x03(\t\x12\x0f\n\x07reasons\x18\x06 \x03(\t\x12\x0e\n\x06\x65rrors\x18\x07 \x03(\t\x12\x0e\n\x06\x65\x66\x66\x65\x63t\x18\x08 \x01(\t\"\xcb\x03\n\x05Match\x12\x0f\n\x07work_id\x18\x01 \x01(\t\x12!\n\x04kind\x18\x02 \x01(\x0e\x32\x13.guard.v1.MatchKind\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x1f\n\x17\x66\x61lse_match_probability\x18\x04 \x01(\x01\x12\x1b\n\x13query_start_seconds\x18\x05 \x01(\x01\x12\x19\n\x11query_end_seconds\x18\x06 \x01(\x01\x12\x1f\n\x17reference_start_seconds\x18\x07 \x01(\x01\x12\x1d\n\x15reference_end_seconds\x18\x08 \x01(\x01\x12\x13\n\x0b\x66ingerprint\x18\t \x01(\t\x12\x16\n\x0e\x62it_error_rate\x18\n \x01(\x01\x12\r\n\x05title\x18\x0b \x01(\t\x12\x15\n\rrights_holder\x18\x0c \x01(\t\x12\x1d\n\x15pitch_shift_semitones\x18\r \x01(\x01\x12\x13\n\x0btempo_ratio\x18\x0e \x01(\x01\x12\x1b\n\x13reference_first_bar\x18\x0f \x01(\x05\x12\x1a\n\x12reference_last_bar\x18\x10 \x01(\x05\x12&\n\nnote_pairs\x18\x11 \x03(\x0b\x32\x12.guard.v1.NotePair\"9\n\x04Note\x12\x15\n\ronset_seconds\x18\x01 \x01(\x01\x12\r\n\x05pitch\x18\x02 \x01(\x01\x12\x0b\n\x03\x62\x61r\x18\x03 \x01(\x05\"Z\n\x08NotePair\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x1d\n\x05query\x18\x02 \x01(\x0b\x32\x0e.guard.v1.Note\x12!\n\treference\x18\x03 \x01(\x0b\x32\x0e.guard.v1.Note\"2\n\x0bStageTiming\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x14\n\x0cmilliseconds\x18\x02 \x01(\x01\"\x85\x03\n\x0eScreenResponse\x12\x14\n\x0cscreening_id\x18\x01 \x01(\t\x12\"\n\x07verdict\x18\x02 \x01(\x0e\x32\x11.guard.v1.Verdict\x12 \n\x07matches\x18\x03 \x03(\x0b\x32\x0f.guard.v1.Match\x12&\n\x07timings\x18\x04 \x03(\x0b\x32\x15.guard.v1.StageTiming\x12\x18\n\x10\x64uration_seconds\x18\x05 \x01(\x01\x12\x14\n\x0c\x61udio_sha256\x18\x06 \x01(\t\x12/\n\x0bscreened_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08replayed\x18\x08 \x01(\x08\x12\x11\n\trecord_id\x18\t \x01(\t\x12\x11\n\tlog_index\x18\n \x01(\x03\x12\x13\n\x0bprompt_salt\x18\x0b \x01(\x0c\x12*\n\x08\x64\x65\x63ision\x18\x0c \x01(\x0b\x32\x18.guard.v1.PolicyDecision\x12\x15\n\rmelody_source\x18\r \x01(\t*\\\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x11\n\rVERDICT_ALLOW\x10\x01\x12\x12\n\x0eVERDICT_REVIEW\x10\x02\x12\x11\n\rVERDICT_BLOCK\x10\x03*T\n\tMatchKind\x12\x1a\n\x16MATCH_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10MATCH_KIND_AUDIO\x10\x01\x12\x15\n\x11MATCH_KIND_MELODY\x10\x02\x32\x9a\x01\n\x10ScreeningService\x12;\n\x06Screen\x12\x17.guard.v1.ScreenRequest\x1a\x18.guard.v1.ScreenResponse\x12I\n\x0cScreenStream\x12\x1d.guard.v1.ScreenStreamRequest\x1a\x18.guard.v1.ScreenResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guard.v1.screening_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VERDICT']._serialized_start=1485
-  _globals['_VERDICT']._serialized_end=1577
-  _globals['_MATCHKIND']._serialized_start=1579
-  _globals['_MATCHKIND']._serialized_end=1640
-  _globals['_GENERATION']._serialized_start=72
-  _globals['_GENERATION']._serialized_end=311
-  _globals['_SCREENREQUEST']._serialized_start=313
-  _globals['_SCREENREQUEST']._serialized_end=410
-  _globals['_SCREENSTREAMREQUEST']._serialized_start=412
-  _globals['_SCREENSTREAMREQUEST']._serialized_end=521
-  _globals['_POLICYDECISION']._serialized_start=524
-  _globals['_POLICYDECISION']._serialized_end=697
-  _globals['_MATCH']._serialized_start=700
-  _globals['_MATCH']._serialized_end=1062
-  _globals['_STAGETIMING']._serialized_start=1064
-  _globals['_STAGETIMING']._serialized_end=1114
-  _globals['_SCREENRESPONSE']._serialized_start=1117
-  _globals['_SCREENRESPONSE']._serialized_end=1483
-  _globals['_SCREENINGSERVICE']._serialized_start=1643
-  _globals['_SCREENINGSERVICE']._serialized_end=1797
+  _globals['_VERDICT']._serialized_start=1858
+  _globals['_VERDICT']._serialized_end=1950
+  _globals['_MATCHKIND']._serialized_start=1952
+  _globals['_MATCHKIND']._serialized_end=2036
+  _globals['_GENERATION']._serialized_start=96
+  _globals['_GENERATION']._serialized_end=335
+  _globals['_SCREENREQUEST']._serialized_start=338
+  _globals['_SCREENREQUEST']._serialized_end=473
+  _globals['_SCREENSTREAMREQUEST']._serialized_start=476
+  _globals['_SCREENSTREAMREQUEST']._serialized_end=623
+  _globals['_POLICYDECISION']._serialized_start=626
+  _globals['_POLICYDECISION']._serialized_end=799
+  _globals['_MATCH']._serialized_start=802
+  _globals['_MATCH']._serialized_end=1261
+  _globals['_NOTE']._serialized_start=1263
+  _globals['_NOTE']._serialized_end=1320
+  _globals['_NOTEPAIR']._serialized_start=1322
+  _globals['_NOTEPAIR']._serialized_end=1412
+  _globals['_STAGETIMING']._serialized_start=1414
+  _globals['_STAGETIMING']._serialized_end=1464
+  _globals['_SCREENRESPONSE']._serialized_start=1467
+  _globals['_SCREENRESPONSE']._serialized_end=1856
+  _globals['_SCREENINGSERVICE']._serialized_start=2039
+  _globals['_SCREENINGSERVICE']._serialized_end=2193
 # @@protoc_insertion_point(module_scope)

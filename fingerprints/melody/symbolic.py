@@ -1,0 +1,333 @@
+"""Symbolic stage: MIDI, MusicXML or ABC bytes in, the melody as a Melody out (through music21).
+
+A multi-part file has one melody part chosen: percussion is never a
+candidate; a part named like a lead (melody, voice, flute, violin...) wins,
+names like bass/drums/chords/pad lose; otherwise the part that is mostly one
+note at a time and highest wins (folk and popular melodies sit above their
+accompaniment). Chords inside the chosen part are reduced to their top
+note (skyline). `Melody.source` says which part was taken and why.
+
+Everything that makes a file unusable is refused with a message saying
+what is wrong: unreadable bytes (InvalidMelody), absurd tempo or pitches
+(ImplausibleMelody), no pitched notes at all (InvalidMelody), too large or
+too long (MelodyLimitExceeded).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import warnings
+
+import numpy as np
+
+from fingerprints.melody.errors import ImplausibleMelody, InvalidMelody, MelodyLimitExceeded
+from fingerprints.melody.notes import Melody
+
+MAX_BYTES = 8 << 20
+MAX_NOTES = 20_000
+MAX_SECONDS = 900.0
+MIN_NOTES = 4
+MIN_QPM, MAX_QPM = 10.0, 1000.0
+"""Quarter notes a minute; outside this no performance is meant (a corrupt tempo event, usually)."""
+MIN_PITCH, MAX_PITCH = 12, 120
+"""C0..C9: a melody note outside is a corrupt file, not music."""
+DEFAULT_QPM = 120.0
+"""music21's (and MIDI's) tempo when a file states none."""
+
+FORMATS = ("midi", "musicxml", "abc")
+_LEAD_NAMES = re.compile(r"melod|lead|voice|vocal|sing|sopran|solo|flute|fife|piccolo|whistle|recorder|violin|fiddle|"
+                         r"oboe|clarinet|trumpet|sax|pipe|accordion|right", re.I)
+_BACKING_NAMES = re.compile(r"bass|drum|perc|kit|chord|pad|accomp|harmony|rhythm|comp\b|left|string ens|organ", re.I)
+
+
+def detect_format(data: bytes, filename: str | None = None) -> str:
+    """The format from the file's first bytes (a misleading file name does not matter)."""
+    head = data[:512].lstrip()
+    if data[:4] == b"MThd" or data[:4] == b"RIFF" and b"RMID" in data[:16]:
+        return "midi"
+    if data[:2] == b"PK":
+        return "musicxml"  # compressed .mxl
+    if head.startswith(b"<?xml") or b"<score-partwise" in data[:4096] or b"<score-timewise" in data[:4096]:
+        return "musicxml"
+    text = data[:65536].decode("latin-1")
+    if re.search(r"^\s*X:\s*\d*", text, re.M) or re.search(r"^\s*K:", text, re.M):
+        return "abc"
+    ext = os.path.splitext(filename or "")[1].lower()
+    hint = {".mid": "midi", ".midi": "midi", ".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "musicxml",
+            ".abc": "abc"}.get(ext)
+    raise InvalidMelody(
+        "not a recognised score: send a standard MIDI file, MusicXML (.xml/.musicxml/.mxl) or ABC notation"
+        + (f" (the name says {hint}, but the content is not)" if hint else "")
+    )
+
+
+def load_score(data: bytes, *, format: str | None = None, filename: str | None = None) -> Melody:
+    """Parse a score and return its melody; raises the package's typed errors for unusable input."""
+    if not data:
+        raise InvalidMelody("the score is empty (0 bytes)")
+    if len(data) > MAX_BYTES:
+        raise MelodyLimitExceeded(f"the score is {len(data)} bytes; at most {MAX_BYTES} are accepted")
+    fmt = format or detect_format(data, filename)
+    if fmt not in FORMATS:
+        raise InvalidMelody(f"unsupported score format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "midi":
+        _check_midi_chunks(data)
+    score, where = _parse(data, fmt)
+    return melody_from_score(score, where=where)
+
+
+def _check_midi_chunks(data: bytes) -> None:
+    """music21 reads a cut-off MIDI file without complaint, so chunk lengths are checked here."""
+    if data[:4] == b"RIFF":
+        return
+    if len(data) < 14 or int.from_bytes(data[4:8], "big") < 6:
+        raise InvalidMelody("the MIDI file is truncated: its header is incomplete")
+    tracks = int.from_bytes(data[10:12], "big")
+    pos = 8 + int.from_bytes(data[4:8], "big")
+    found = 0
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos + 4:pos + 8], "big")
+        if pos + 8 + size > len(data):
+            raise InvalidMelody(
+                f"the MIDI file is truncated: track {found + 1} declares {size} bytes but only "
+                f"{len(data) - pos - 8} are present"
+            )
+        if data[pos:pos + 4] == b"MTrk":
+            found += 1
+        pos += 8 + size
+    if found < tracks:
+        raise InvalidMelody(f"the MIDI file is truncated: its header declares {tracks} tracks but {found} are present")
+
+
+def melody_from_score(score, *, where: str = "") -> Melody:
+    """The melody of an already parsed music21 Score (or Part): choose a part, take its top line."""
+    from music21 import stream
+
+    parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
+    candidates = []
+    percussion = 0
+    for i, part in enumerate(parts):
+        notes, raw, chordal, pitched = _part_notes(part)
+        if not pitched and raw:
+            percussion += 1
+        if len(notes) >= 1:
+            candidates.append((i, part, notes, raw, chordal))
+    if not candidates:
+        if percussion:
+            raise InvalidMelody("the score has only percussion parts; send a file with a pitched melody part")
+        raise InvalidMelody("the score contains no notes; send a file with a pitched melody part")
+    i, part, notes, reason = _choose(candidates, len(parts))
+    if len(notes) < MIN_NOTES:
+        raise InvalidMelody(f"the melody part has only {len(notes)} pitched notes; at least {MIN_NOTES} are needed")
+    if len(notes) > MAX_NOTES:
+        raise MelodyLimitExceeded(f"the melody has {len(notes)} notes; at most {MAX_NOTES} are accepted")
+    onset = np.array([n[0] for n in notes])
+    duration = np.array([n[1] for n in notes])
+    pitch = np.array([n[2] for n in notes])
+    bad = (pitch < MIN_PITCH) | (pitch > MAX_PITCH)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ImplausibleMelody(
+            f"melody note {k + 1} has MIDI pitch {pitch[k]:.0f}, outside the playable range {MIN_PITCH}-{MAX_PITCH}"
+        )
+    start, end = _seconds(score, onset, onset + duration)
+    if end[-1] - start[0] > MAX_SECONDS:
+        raise MelodyLimitExceeded(
+            f"the melody lasts {end[-1] - start[0]:.0f} s; at most {MAX_SECONDS:.0f} s are accepted"
+        )
+    bar, metric = _bars(part, onset)
+    name = _part_name(part)
+    source = (where + "; " if where else "") + (
+        f"part {i + 1} of {len(parts)}" + (f" ({name!r})" if name else "") + f": {reason}"
+    )
+    return Melody(pitch.astype(np.float64), onset, duration, start, end, bar,
+                  np.ones(len(pitch), dtype=np.float32), metric, source)
+
+
+def _parse(data: bytes, fmt: str):
+    from music21 import converter, stream
+
+    where = ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if fmt == "midi":
+                parsed = converter.parseData(data, format="midi")
+            elif fmt == "musicxml" and data[:2] == b"PK":
+                fd, path = tempfile.mkstemp(suffix=".mxl")
+                try:
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(data)
+                    parsed = converter.parse(path, format="musicxml", forceSource=True)
+                finally:
+                    os.unlink(path)
+            else:
+                text = data.decode("utf-8") if fmt == "musicxml" else data.decode("latin-1")
+                parsed = converter.parseData(text, format=fmt)
+    except (RecursionError, MemoryError):
+        raise InvalidMelody(f"the {fmt} file is too deeply nested or too large to read") from None
+    except Exception as exc:  # music21 raises many unrelated types for malformed input
+        message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise InvalidMelody(f"the {fmt} file cannot be read: {message}") from exc
+    if isinstance(parsed, stream.Opus):
+        scores = [s for s in parsed.scores if s.recurse().notes]
+        if not scores:
+            raise InvalidMelody(f"the {fmt} file contains no notes")
+        where = f"tune 1 of {len(parsed.scores)} in the file"
+        parsed = scores[0]
+    if fmt == "abc" and not isinstance(parsed, stream.Stream):
+        raise InvalidMelody("the ABC text contains no tune")
+    return parsed, where
+
+
+def _part_notes(part):
+    """Monophonic top line of one part: [(onset, duration, pitch)], raw note count, chord share, pitched?"""
+    from music21 import note as m21note
+    from music21 import percussion
+
+    events = []
+    raw = 0
+    chords = 0
+    unpitched = 0
+    drum_channel = any(getattr(inst, "midiChannel", None) == 9 or type(inst).__name__.endswith("Percussion")
+                       or "UnpitchedPercussion" in [c.__name__ for c in type(inst).__mro__]
+                       for inst in part.getInstruments(returnDefault=False))
+    for el in part.flatten().notes:
+        raw += 1
+        if isinstance(el, (m21note.Unpitched, percussion.PercussionChord)):
+            unpitched += 1
+            continue
+        ql = float(el.quarterLength)
+        if ql <= 0 or el.duration.isGrace:
+            continue
+        pitches = [p.ps for p in el.pitches]
+        if not pitches:
+            continue
+        if len(pitches) > 1:
+            chords += 1
+        tie = el.tie.type if el.tie is not None else None
+        events.append((float(el.offset), ql, max(pitches), tie))
+    if drum_channel or (raw and unpitched == raw):
+        return [], raw, 0.0, False
+    events.sort(key=lambda e: (e[0], -e[2]))
+    notes: list[list] = []
+    for onset, ql, pitch, tie in events:
+        if notes:
+            prev = notes[-1]
+            prev_end = prev[0] + prev[1]
+            if abs(onset - prev[0]) < 1e-6:
+                continue  # a lower note at the same onset: skyline keeps the top one
+            if tie in ("stop", "continue") and pitch == prev[2] and abs(prev_end - onset) < 1e-6:
+                prev[1] += ql
+                continue
+            if prev_end > onset + 1e-6 and prev[2] > pitch and prev_end - onset > 0.5 * ql:
+                continue  # starts under a higher sounding note: an inner voice
+            prev[1] = min(prev[1], onset - prev[0])
+        notes.append([onset, ql, pitch])
+    chordal = chords / max(1, len(events))
+    overlap = len(events) - len(notes)
+    return [tuple(n) for n in notes], raw, chordal + overlap / max(1, len(events)), True
+
+
+def _part_name(part) -> str:
+    names = [part.partName or ""]
+    for inst in part.getInstruments(returnDefault=False):
+        names += [inst.partName or "", inst.instrumentName or ""]
+    return next((n for n in names if n), "")
+
+
+def _choose(candidates, total: int):
+    if len(candidates) == 1:
+        i, part, notes, _, chordal = candidates[0]
+        reason = "the only pitched part" if total > 1 else "single part"
+        if chordal > 0.05:
+            reason += ", top note of chords/voices"
+        return i, part, notes, reason
+    best = None
+    for i, part, notes, raw, chordal in candidates:
+        if len(notes) < MIN_NOTES:
+            continue
+        name = " ".join([_part_name(part)] + [getattr(inst, "instrumentName", "") or ""
+                                                for inst in part.getInstruments(returnDefault=False)])
+        bonus = 3.0 if _LEAD_NAMES.search(name) else (-3.0 if _BACKING_NAMES.search(name) else 0.0)
+        mean_pitch = float(np.average([n[2] for n in notes], weights=[n[1] for n in notes]))
+        score = bonus + 2.0 * (1.0 - min(1.0, chordal)) + (mean_pitch - 60.0) / 12.0 + 0.3 * math.log2(len(notes))
+        if best is None or score > best[0]:
+            if bonus > 0:
+                reason = f"named like a lead part among {len(candidates)} pitched parts"
+            else:
+                reason = (f"the highest mostly single-note part among {len(candidates)} pitched parts "
+                          f"(mean pitch {mean_pitch:.0f}, {100 * min(1.0, chordal):.0f}% chords/overlaps)")
+            best = (score, i, part, notes, reason)
+    if best is None:
+        i, part, notes, _, _ = max(candidates, key=lambda c: len(c[2]))
+        return i, part, notes, "the part with most notes (every part is very short)"
+    return best[1], best[2], best[3], best[4]
+
+
+def _seconds(score, onset: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Onsets and ends in seconds from the score's tempo marks (120 quarter notes a minute if none)."""
+    marks = []
+    try:
+        boundaries = score.metronomeMarkBoundaries()
+    except Exception:
+        boundaries = []
+    for lo, hi, mark in boundaries:
+        qpm = mark.getQuarterBPM() if mark is not None else None
+        if qpm is None or not math.isfinite(qpm):
+            qpm = DEFAULT_QPM
+        if not MIN_QPM <= qpm <= MAX_QPM and lo < end[-1]:
+            raise ImplausibleMelody(
+                f"tempo {qpm:.4g} quarter notes a minute at beat {lo:g} is outside {MIN_QPM:.0f}-{MAX_QPM:.0f}"
+            )
+        marks.append((float(lo), float(qpm)))
+    if not marks or marks[0][0] > 0:
+        marks.insert(0, (0.0, DEFAULT_QPM))
+    knots_q = [marks[0][0]]
+    knots_s = [0.0]
+    for (lo, qpm), (nxt, _) in zip(marks, marks[1:] + [(max(float(end[-1]), marks[-1][0]) + 1.0, 0.0)]):
+        knots_q.append(nxt)
+        knots_s.append(knots_s[-1] + (nxt - lo) * 60.0 / qpm)
+    kq, ks = np.array(knots_q), np.array(knots_s)
+    return np.interp(onset, kq, ks), np.interp(end, kq, ks)
+
+
+def _bars(part, onset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Measure number (music21's numbering: a pickup is bar 0) and metric weight of each onset."""
+    from music21 import meter, stream
+
+    measures = list(part.getElementsByClass(stream.Measure))
+    if not measures:
+        phase = onset % 4.0
+        return (onset // 4).astype(np.int32) + 1, _weights(phase, np.full(len(onset), 1.0), np.full(len(onset), 2))
+    offsets = np.array([float(m.offset) for m in measures])
+    numbers = np.array([m.number for m in measures], dtype=np.int32)
+    beat = np.empty(len(measures))
+    split = np.empty(len(measures), dtype=np.int64)
+    pad = np.empty(len(measures))
+    ts = None
+    for k, m in enumerate(measures):
+        ts = m.timeSignature or ts
+        if ts is None:
+            ts = meter.TimeSignature("4/4")
+        beat[k] = float(ts.beatDuration.quarterLength) or 1.0
+        split[k] = 3 if ts.beatDivisionCount == 3 else 2
+        pad[k] = float(m.paddingLeft or 0.0)
+    idx = np.clip(np.searchsorted(offsets, onset + 1e-6, side="right") - 1, 0, len(measures) - 1)
+    phase = onset - offsets[idx] + pad[idx]
+    return numbers[idx], _weights(phase, beat[idx], split[idx])
+
+
+def _weights(phase: np.ndarray, beat: np.ndarray, split: np.ndarray) -> np.ndarray:
+    def on(grid: np.ndarray) -> np.ndarray:
+        r = np.mod(phase + 1e-6, grid)
+        return r < 2e-6
+
+    w = np.full(len(phase), 0.125, dtype=np.float32)
+    w[on(beat / split)] = 0.25
+    w[on(beat)] = 0.5
+    w[np.abs(phase) < 1e-6] = 1.0
+    return w
