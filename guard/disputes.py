@@ -34,7 +34,7 @@ from guard.storage.models import (
     WorkFingerprintRow,
     WorkRow,
 )
-from takedown.report import AudioEvidence, ReportInput
+from takedown.report import AudioEvidence, MelodyEvidence, NotePair, ReportInput
 from takedown.sor import statement_of_reasons
 
 log = structlog.get_logger("guard.disputes")
@@ -52,6 +52,22 @@ class CaseView:
     evidence: list
     events: list[DisputeEventRow]
     missing_elements: list[str]
+
+
+def melody_evidence(match: dict) -> MelodyEvidence:
+    """A stored melodic match as the report shows it: the aligned notes, with the reference's bars."""
+    pairs = tuple(
+        NotePair(query_onset=p["query"]["onset_seconds"], query_pitch=round(p["query"]["pitch"]),
+                 reference_onset=p["reference"]["onset_seconds"], reference_pitch=round(p["reference"]["pitch"]),
+                 reference_bar=p["reference"]["bar"])
+        for p in match.get("note_pairs", ()) if p.get("query") and p.get("reference"))
+    return MelodyEvidence(
+        work_id=match["work_id"], score=match["score"],
+        query_span=(match["query_start_seconds"], match["query_end_seconds"]),
+        reference_bars=(match.get("reference_first_bar", 0), match.get("reference_last_bar", 0)),
+        transposition=match.get("pitch_shift_semitones", 0.0), tempo_ratio=match.get("tempo_ratio", 1.0),
+        pairs=pairs,
+    )
 
 
 class DisputeDesk:
@@ -202,6 +218,7 @@ class DisputeDesk:
         matches = list(view.evidence) or [m for m in (screening.matches if screening else [])
                                           if not view.work_id or m["work_id"] == view.work_id]
         audio = tuple(self._audio_evidence(m, printed) for m in matches if m.get("kind", "audio") == "audio")
+        melodic = tuple(melody_evidence(m) for m in matches if m.get("kind") == "melody")
         verification: tuple[dict, ...] = ()
         record_payload = None
         if record is not None:
@@ -211,7 +228,8 @@ class DisputeDesk:
             record_payload = checked.record
         events = tuple(json.loads(e.payload) | {"hash": e.hash, "log_index": e.log_index} for e in view.events)
         return ReportInput(
-            case=case, origin=view.origin, work_id=view.work_id, events=events, audio=audio, record=record_payload,
+            case=case, origin=view.origin, work_id=view.work_id, events=events, audio=audio, melody=melodic,
+            record=record_payload,
             verification=verification,
             decision={"decision": decision.effect, "bundle_id": decision.bundle_id, "revision": decision.revision,
                       "determining_rules": decision.determining_rules, "reasons": decision.reasons}
@@ -224,7 +242,7 @@ class DisputeDesk:
         with Session(self._engine) as session:
             work = session.exec(select(WorkRow).where(WorkRow.work_id == match["work_id"])).first()
             reference = session.get(WorkFingerprintRow, (work.number, "chromaprint")) if work else None
-        if printed is not None and reference is not None:
+        if printed is not None and reference is not None and match.get("fingerprint", "chromaprint") == "chromaprint":
             query = fingerprints.AudioFingerprint.from_bytes(printed.codes).codes
             ref = fingerprints.AudioFingerprint.from_bytes(reference.codes).codes
             offset = round((match["reference_start_seconds"] - match["query_start_seconds"]) / fingerprints.FRAME_HOP_S)

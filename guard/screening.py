@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -156,6 +157,8 @@ class Screener:
         self._new_id = new_id
         self._random = random_bytes
         self._limits = limits
+        self._extractors = ThreadPoolExecutor(max_workers=4, thread_name_prefix="melody")
+        """Melody extraction runs beside the audio fingerprints (numpy and librosa release the GIL)."""
 
     def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "",
                melody_file: MelodyUpload | None = None) -> Screening:
@@ -168,16 +171,21 @@ class Screener:
             if earlier is not None:
                 return self._replay(earlier, sha)
         watch = _Stopwatch()
+        given = None
+        if melody_file is not None:
+            with watch.stage("melody"):  # before decoding: a bad melody file is refused without wasted work
+                given = _given_melody(melody_file)
         with watch.stage("decode"):
             audio = decode_audible(audio_bytes, self._limits)
+        extracting = None if given is not None else self._extractors.submit(_extracted_melody, audio, watch)
         with watch.stage("fingerprint"):
             printed = fingerprint_recording(audio)
-        with watch.stage("melody"):
-            tune, melody_source = _melody_of(melody_file, audio)
         with watch.stage("match"):
             matches = audio_evidence(self._catalog.match(printed.chromaprint.codes),
                                      self._catalog.match_landmarks(printed.landmarks), audio.duration)
-            if tune is not None:
+        tune, melody_source = given if given is not None else extracting.result()
+        if tune is not None:
+            with watch.stage("melody_match"):
                 matches += melody_evidence(self._catalog.match_melody(tune))
         facts = policies.ScreeningFacts(
             matches=tuple(policies.MatchFacts(m.work_id, m.kind, m.score, flags) for m, flags in matches),
@@ -344,15 +352,18 @@ def audio_evidence(
 NO_MELODY_IN_AUDIO = "no melody found in the audio"
 
 
-def _melody_of(melody_file: MelodyUpload | None, audio: fingerprints.Audio) -> tuple[melody.Melody | None, str]:
-    """The generator's own melody when it sent one, else the lead melody of the audio, else none."""
-    if melody_file is not None:
-        tune = melody_file.load()
-        return tune, f"melody file '{melody_file.filename}': {tune.source}" if tune.source else "melody file"
-    try:
-        return melody.extract_melody(audio.samples, audio.sample_rate), "extracted from the audio"
-    except melody.NoMelodyFound:
-        return None, NO_MELODY_IN_AUDIO
+def _given_melody(melody_file: MelodyUpload) -> tuple[melody.Melody, str]:
+    """The generator's own melody: screened instead of one extracted from its audio."""
+    tune = melody_file.load()
+    return tune, f"melody file '{melody_file.filename}': {tune.source}" if tune.source else "melody file"
+
+
+def _extracted_melody(audio: fingerprints.Audio, watch: _Stopwatch) -> tuple[melody.Melody | None, str]:
+    with watch.stage("melody"):
+        try:
+            return melody.extract_melody(audio.samples, audio.sample_rate), "extracted from the audio"
+        except melody.NoMelodyFound:
+            return None, NO_MELODY_IN_AUDIO
 
 
 def melody_evidence(found: list[tuple[melody.MelodyMatch, WorkLabel]]) -> list[tuple[Evidence, tuple[str, ...]]]:

@@ -85,7 +85,8 @@ def test_register_screen_match_and_clear_on_each_database(guard_on_each_database
     assert match.kind == screening_pb2.MATCH_KIND_AUDIO and match.fingerprint == "chromaprint"
     assert match.reference_start_seconds == pytest.approx(25.0, abs=0.3)
     assert 0.9999 < match.score <= 1.0
-    assert {t.stage for t in result.timings} == {"decode", "fingerprint", "melody", "match", "decide", "store"}
+    assert {t.stage for t in result.timings} == {"decode", "fingerprint", "melody", "match", "melody_match", "decide",
+                                                 "store"}
     assert result.decision.determining_rules == ["block-audio-reuse"] and result.decision.bundle_id == "guard-default"
 
     clear = screen(g, encode(synth_music(22, 20.0), DEMO_RATE, "ogg"))
