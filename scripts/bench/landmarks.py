@@ -186,7 +186,11 @@ def _render(path: str, stem: str) -> Path | None:
     wav = folder / f"{stem}.wav"
     failed = folder / f"{stem}.failed"
     if wav.exists():
-        return wav
+        try:
+            sf.info(str(wav))
+            return wav
+        except sf.LibsndfileError:
+            wav.unlink()  # left half-written by an interrupted run: render again
     if failed.exists():
         return None
     mid = folder / f"{stem}.mid"
@@ -217,10 +221,12 @@ def _render(path: str, stem: str) -> Path | None:
         subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.8", "-F", str(raw), "-r", "44100", SOUNDFONT, str(mid)],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600,
                        preexec_fn=_limit_file_size)
-        subprocess.run(["sox", "--ignore-length", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav),
+        partial = folder / f"{stem}.partial.wav"
+        subprocess.run(["sox", "--ignore-length", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(partial),
                         "silence", "1", "0.05", "0.5%", "reverse", "silence", "1", "0.05", "0.5%", "reverse",
                         "trim", "0", "180", "norm", "-3"], check=True, stderr=subprocess.DEVNULL)
         raw.unlink()
+        os.replace(partial, wav)  # a reader sees a whole file or none
     except Exception as exc:  # a corpus file music21 cannot read or write, or a render that fails: skipped
         failed.write_text(f"{path}: {type(exc).__name__}: {exc}")
         wav.unlink(missing_ok=True)
