@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,9 @@ REFERENCE_STRIDE = 2
 NEIGHBOURS = 4
 MAX_HAMMING = 40
 """A window hit farther than this (of 128 bits) is not a candidate; unrelated audio sits near 58."""
+
+SINGLE_THREAD_WINDOWS = 512
+"""Queries of up to this many windows (~63 s of audio) are searched on one thread; see AudioIndex._search."""
 
 _FRAME_BITS = 24
 _FRAME_MASK = (1 << _FRAME_BITS) - 1
@@ -114,9 +118,11 @@ class AudioIndex:
         return lists_for(self.size) >= 4 * self.lists
 
     def add(self, work_number: int, codes: np.ndarray) -> None:
+        """Add one work; a work's few hundred windows are assigned to lists on this thread alone (see _search)."""
         vecs, starts = windows(codes, REFERENCE_STRIDE)
         if len(vecs):
-            self._index.add_with_ids(vecs, vector_ids(work_number, starts))
+            with _threads(1 if len(vecs) <= SINGLE_THREAD_WINDOWS * 8 else 0):
+                self._index.add_with_ids(vecs, vector_ids(work_number, starts))
 
     def remove(self, work_number: int) -> None:
         low = int(work_number) << _FRAME_BITS
@@ -127,7 +133,7 @@ class AudioIndex:
         vecs, starts = windows(codes, 1)
         if not len(vecs) or not self.size:
             return []
-        distances, ids = self._index.search(vecs, NEIGHBOURS)
+        distances, ids = self._search(vecs)
         hit = (ids >= 0) & (distances <= MAX_HAMMING)
         query_frames = np.broadcast_to(starts[:, None], ids.shape)[hit]
         found = ids[hit]
@@ -145,6 +151,19 @@ class AudioIndex:
             if len(chosen) == limit:
                 break
         return chosen
+
+    def _search(self, vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS search, on this thread alone for a query of up to SINGLE_THREAD_WINDOWS windows.
+
+        FAISS splits a search over OpenMP threads (one per core), which pays when there are
+        thousands of query vectors. A 10 s query has ~56; split over two cores, the search waits
+        at OpenMP's barriers for whichever core is busy, and on a loaded 2-core machine that was
+        most of the time: at 5,000 h of reference, p50 86 ms with two threads against 8.5 ms with
+        one (docs/benchmarks.md, candidate search at scale). A screening server gets its
+        parallelism from concurrent requests anyway.
+        """
+        with _threads(1 if len(vecs) <= SINGLE_THREAD_WINDOWS else 0):
+            return self._index.search(vecs, NEIGHBOURS)
 
     def memory_bytes(self) -> int:
         """Bytes held by the inverted lists and the coarse quantizer."""
@@ -174,6 +193,23 @@ class AudioIndex:
         if not isinstance(index, faiss.IndexBinaryIVF):
             index = faiss.downcast_IndexBinary(index)
         return cls(index)
+
+
+@contextmanager
+def _threads(count: int) -> Iterator[None]:
+    """FAISS's OpenMP thread count for the calling thread while the block runs (0: leave it alone).
+
+    libgomp keeps the count per calling thread, so other threads (other requests) are unaffected.
+    """
+    if count <= 0:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def lists_for(vectors: int) -> int:

@@ -67,3 +67,14 @@ def test_audio_over_the_length_limit_is_refused_without_decoding_it_all() -> Non
 def test_silence_is_recognised() -> None:
     assert fingerprints.is_silent(decode(wav_bytes(np.zeros(DEMO_RATE * 3, np.float32), DEMO_RATE)))
     assert not fingerprints.is_silent(decode(wav_bytes(synth_music(4, 3.0), DEMO_RATE)))
+
+
+def test_stream_whose_channel_layout_changes_midway_decodes_whole() -> None:
+    # MP3 frames may switch between mono and stereo; two MP3s end to end (the second without its ID3 tag) do.
+    first = encode(synth_music(11, 8.0), DEMO_RATE, "mp3", channels=1, bit_rate=64_000)
+    second = encode(synth_music(12, 8.0), DEMO_RATE, "mp3", channels=2, bit_rate=64_000)
+    if second[:3] == b"ID3":
+        second = second[10 + ((second[6] << 21) | (second[7] << 14) | (second[8] << 7) | second[9]):]
+    audio = decode(first + second)
+    assert abs(audio.duration - 16.0) < 0.3
+    assert np.isfinite(audio.samples).all()

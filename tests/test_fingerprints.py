@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
 import fingerprints
-from fingerprints.index import AudioIndex, windows
-from fingerprints.verify import informative
+from fingerprints.index import AudioIndex, Candidate, windows
+from fingerprints.verify import informative, verify
 from tests.audio import DEMO_RATE, encode, synth_music, wav_bytes
 
 RATE = fingerprints.SAMPLE_RATE
@@ -148,3 +149,17 @@ def _drum_loop(seconds: float) -> np.ndarray:
     for i, start in enumerate(range(0, len(out) - len(t), beat)):
         out[start:start + len(t)] += kick if i % 2 == 0 else hat
     return (0.8 * out / np.abs(out).max()).astype(np.float32)
+
+
+def test_candidate_overlapping_the_reference_by_a_few_frames_is_verified_without_error() -> None:
+    rng = np.random.default_rng(5)
+    reference = rng.integers(0, 2**32, 200, dtype=np.uint64).astype(np.uint32)
+    query = rng.integers(0, 2**32, 80, dtype=np.uint64).astype(np.uint32)
+    for offset in (195, 197, 199, -75, -78):  # overlaps of 5, 3, 1 and 5, 2 frames, shorter than the smoothing
+        assert verify(query, {1: reference}, [Candidate(1, offset, 1)]) == []
+
+
+def test_search_leaves_the_callers_faiss_thread_count_alone(works, matcher) -> None:
+    before = faiss.omp_get_max_threads()
+    matcher.match(printed(works[1][int(20 * DEMO_RATE):int(30 * DEMO_RATE)]))
+    assert faiss.omp_get_max_threads() == before

@@ -256,7 +256,7 @@ frames dropped, as they make `verify` raise):
                f"{screened['models'][name]['windows_matched']} of {screened['windows']:,} | "
                f"{screened['models'][name]['min_p']:.1e} |" for name, m in (("current", current), ("fitted", fitted))) + \
         "".join(f"\n\n{name} model matches: " + "; ".join(screened["models"][name]["hits"][:20])
-                for name in ("current", "fitted") if screened["models"][name]["hits"]) + f"""
+                for name in ("current", "fitted") if screened["models"][name]["hits"]) + """
 
 Mean / q0.001 by pair type:
 
