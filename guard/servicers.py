@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 import fingerprints
-from fingerprints import melody
 import policies
 import takedown
+from fingerprints import melody
 from guard.catalog import ACTIVE, Catalog, MelodyUpload, WorkDetails
 from guard.config import Limits
 from guard.disputes import CaseView, DisputeDesk, parse_action

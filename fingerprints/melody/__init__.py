@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fingerprints.melody.errors import (ImplausibleMelody, InvalidMelody, MelodyError, MelodyLimitExceeded,
-                                        NoMelodyFound)
+from fingerprints.melody.errors import ImplausibleMelody, InvalidMelody, MelodyError, MelodyLimitExceeded, NoMelodyFound
 from fingerprints.melody.matcher import MAX_FALSE_MATCH, MelodyMatch, MelodyMatcher, NotePair
 from fingerprints.melody.notes import Melody
 

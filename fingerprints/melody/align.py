@@ -28,11 +28,13 @@ class AlignParams:
     """Credit for a note at the same pitch (times the reference note's rarity weight)."""
     mismatch: float = -6.0
     """A different pitch; about the log-likelihood ratio of a wrong note in a quotation (rare) versus in
-    unrelated music of the same style (common), so chance alignments die out quickly."""
+    unrelated music of the same style (common), so chance alignments die out quickly (measured: -6 separated
+    quotations from chance better than -4 or -3 on the folk benchmark)."""
     octave: float = -1.5
     """A note an exact octave off (audio octave errors)."""
     duration_weight: float = 0.5
-    """Penalty per octave (factor 2) of duration mismatch beyond the tolerance, capped at 2 octaves."""
+    """Penalty per octave (factor 2) of duration mismatch beyond the tolerance, capped at 2 octaves (measured:
+    0.5 kept jittered and ornamented quotations better than 1 or 2)."""
     duration_tolerance: float = 0.0
     """Octaves of duration mismatch that cost nothing (timing jitter, swing)."""
     group_penalty: float = 0.5
@@ -42,8 +44,9 @@ class AlignParams:
     delete_base: float = 1.0
     delete_per_unit: float = 1.0
     rhythm_match: float = 0.0
-    """Credit for a note whose duration agrees (falls linearly to 0 at a ratio of 2**0.3): the rhythm is
-    part of what makes a melody that melody."""
+    """Credit for a note whose duration agrees (falls linearly to 0 at a ratio of 2**0.3). Measured on the
+    folk benchmark: 0.75 lowered recall at a fixed false-positive rate (unrelated tunes of one tradition share
+    rhythms about as much as quotations keep them), so it is off; rhythm still costs when it disagrees."""
 
     def array(self) -> np.ndarray:
         return np.array([self.max_group, self.duration_weight, self.group_penalty, self.insert_base,

@@ -15,19 +15,27 @@ match(melody):
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from fingerprints.melody.align import DEFAULT_PARAMS, AlignParams, Alignment, align
+from fingerprints.melody.align import DEFAULT_PARAMS, Alignment, AlignParams, align
 from fingerprints.melody.index import MelodyIndex, split_ids
 from fingerprints.melody.notes import Melody
-from fingerprints.melody.represent import WINDOW_NOTES, PatternWeights, collapse, consolidate, ioi, pattern_keys, unit, windows
+from fingerprints.melody.represent import (
+    WINDOW_NOTES,
+    PatternWeights,
+    collapse,
+    consolidate,
+    ioi,
+    pattern_keys,
+    unit,
+    windows,
+)
 from fingerprints.melody.score import NullModel
 
 NEIGHBOURS = 32
@@ -36,6 +44,9 @@ SHORTLIST = 48
 OFFSET_BIN = 4
 """Notes: windows whose implied position of the query in the reference agrees within this vote together."""
 MAX_FALSE_MATCH = 0.01
+"""Default decision threshold on a match's false_match_probability (score >= 0.99). With the calibrated null
+(score.NullModel) it is the per-query probability that music quoting nothing yields any match; measured
+on symbolic and audio negatives by scripts/bench/run-melody (docs/benchmarks.md). Not tuned per condition."""
 MIN_QUERY_NOTES = 6
 VERIFY_MARGIN_NOTES = 16
 """Query notes either side of the agreeing windows that verification also aligns."""
@@ -180,6 +191,9 @@ class MelodyMatcher:
     @property
     def works(self) -> int:
         return len(self._refs)
+
+    def work_numbers(self) -> list[int]:
+        return sorted(self._refs)
 
     def reference(self, work_number: int) -> Reference | None:
         return self._refs.get(work_number)
@@ -349,23 +363,26 @@ class MelodyMatcher:
         if len(sel) < 2:
             return None
         qd = query.ioi[sel] * hyp.scale / ref.unit
+        qp = query.reduced.pitch[sel]
         best = None
         tried = set()
-        trans = round(hyp.transposition) if query.integral else hyp.transposition
-        for _ in range(3):
-            if trans in tried:
-                break
-            tried.add(trans)
-            al = align(query.reduced.pitch[sel] - trans, qd, ref.reduced.pitch, ref.ioi_units, ref.weights,
-                       self.params)
+        # transpositions are whole semitones from the query's own tuning; the window means only say roughly
+        # which, so the neighbours are tried too, then the best is refined from its matched notes
+        base = round(hyp.transposition - query.tuning)
+        todo = [base, base - 1, base + 1]
+        while todo and len(tried) < 5:
+            step = todo.pop(0)
+            if step in tried:
+                continue
+            tried.add(step)
+            trans = step + query.tuning
+            al = align(qp - trans, qd, ref.reduced.pitch, ref.ioi_units, ref.weights, self.params)
             if best is None or al.score > best[0].score:
                 best = (al, trans)
-            subs = al.pairs[al.pairs[:, 4] == 1] if len(al.pairs) else al.pairs
-            if len(subs) < 4:
-                break
-            diff = query.reduced.pitch[sel][subs[:, 0]] - ref.reduced.pitch[subs[:, 2]]
-            med = float(np.median(diff))
-            trans = round(med) if query.integral else med
+                subs = al.pairs[al.pairs[:, 4] == 1] if len(al.pairs) else al.pairs
+                if len(subs) >= 4:
+                    med = float(np.median(qp[subs[:, 0]] - ref.reduced.pitch[subs[:, 2]]))
+                    todo.insert(0, round(med - query.tuning))
         al, trans = best
         return al, trans, sel
 
@@ -495,6 +512,8 @@ class Query:
     window_mean: np.ndarray
     integral: bool
     median_ioi_s: float = 0.5
+    tuning: float = 0.0
+    """Semitones (-0.5..0.5) by which the query's notes sit off the equal-tempered grid (audio only)."""
 
 
 def prepare_query(melody: Melody) -> Query | None:
@@ -510,8 +529,10 @@ def prepare_query(melody: Melody) -> Query | None:
     vecs, anchors, span, mean = windows(cp, con, np.arange(len(cp)))
     integral = bool(np.all(np.abs(reduced.pitch - np.round(reduced.pitch)) < 1e-6))
     d_s = np.diff(np.append(reduced.start, reduced.end[-1]))
+    frac = reduced.pitch - np.round(reduced.pitch)
+    tuning = 0.0 if integral else float(np.angle(np.sum(reduced.duration * np.exp(2j * np.pi * frac))) / (2 * np.pi))
     return Query(melody, reduced, starts, d, float(np.median(d)), vecs, con[anchors], span, anchors, mean, integral,
-                 float(np.median(d_s)))
+                 float(np.median(d_s)), tuning)
 
 
 def _reduce(melody: Melody) -> tuple[Melody, np.ndarray, float]:
