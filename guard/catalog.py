@@ -342,8 +342,10 @@ class Catalog:
                 .join(WorkRow, WorkFingerprintRow.work_number == WorkRow.number)
                 .where(WorkRow.state == ACTIVE, WorkFingerprintRow.algorithm == MELODY)
             ).all()
-        return melody.MelodyMatcher.load(self._index_dir / _MELODY_INDEX_FILE,
-                                         [(number, melody.Melody.from_bytes(codes)) for number, codes in rows])
+        saved = self._index_dir / _MELODY_INDEX_FILE
+        if rows and not saved.exists():
+            self._dirty.set()  # built now: write it at the next persist so the next start loads it
+        return melody.MelodyMatcher.load(saved, [(number, melody.Melody.from_bytes(codes)) for number, codes in rows])
 
 
 def _label(row: WorkRow) -> WorkLabel:
