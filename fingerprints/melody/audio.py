@@ -288,8 +288,9 @@ STEP_COST = 0.5
 two large leaps into steps wins unless the spectrum argues against it."""
 
 
-def _partial_energy(peak, lo: int, hi: int, f: float, harmonics) -> float:
-    """Mean over frames lo..hi of the (decay-weighted) strongest spectral peak within 3% of each h * f."""
+def _partial_energy(block: np.ndarray, f: float, harmonics) -> float:
+    """Mean over a note's frames (`block`: FFT bins x frames) of the (decay-weighted) strongest spectral peak
+    within 3% of each h * f."""
     bin_hz = SAMPLE_RATE / N_FFT
     total = 0.0
     for h in harmonics:
@@ -297,10 +298,10 @@ def _partial_energy(peak, lo: int, hi: int, f: float, harmonics) -> float:
         if fh > MAX_PARTIAL_HZ:
             break
         a = max(1, int(np.floor(fh * 0.97 / bin_hz)))
-        b = min(peak.shape[0] - 1, int(np.ceil(fh * 1.03 / bin_hz)))
+        b = min(block.shape[0] - 1, int(np.ceil(fh * 1.03 / bin_hz)))
         if b < a:
             continue
-        total += HARMONIC_DECAY ** (h - 1) * float(peak[a:b + 1, lo:hi].max(axis=0).toarray().mean())
+        total += HARMONIC_DECAY ** (h - 1) * float(block[a:b + 1].max(axis=0).mean())
     return total
 
 
@@ -315,7 +316,8 @@ def _fix_octaves(notes: list[tuple], peak) -> list[tuple]:
     cost = np.zeros((n, len(shifts)))
     for k, (lo, hi, p, _) in enumerate(notes):
         f = 440.0 * 2 ** ((p - 69) / 12)
-        own = _partial_energy(peak, lo, hi, f, range(1, 6)) + 1e-12
+        block = peak[:, lo:hi].toarray()  # one dense slice of the CSC peaks per note: slicing rows of a sparse
+        own = _partial_energy(block, f, range(1, 6)) + 1e-12  # matrix per harmonic cost ~4x the whole extraction
         for s_i, shift in enumerate(shifts[1:], start=1):
             g = f * 2 ** (shift / 12)
             if g < FMIN:
@@ -323,7 +325,7 @@ def _fix_octaves(notes: list[tuple], peak) -> list[tuple]:
                 continue
             step = 2 if shift == -12.0 else 3
             new = [h for h in range(1, 9) if h % step]
-            ev = _partial_energy(peak, lo, hi, g, new) / own
+            ev = _partial_energy(block, g, new) / own
             cost[k, s_i] = ALT_COST if ev >= ALT_EVIDENCE else np.inf
     pitch = np.array([p for _, _, p, _ in notes])
     cand = pitch[:, None] + np.array(shifts)[None, :]
