@@ -700,8 +700,8 @@ def upper_bound(events: int, trials: int) -> float:
     return 1.0 if events >= trials else float(beta.ppf(0.95, events + 1, trials - events))
 
 
-def build_report(args, started: str, works: list[Work], detect: dict, fps: dict, stages: dict, grpc: dict,
-                 mem: dict, scaled: list[dict]) -> str:
+def build_report(args, started: str, commit: str, works: list[Work], detect: dict, fps: dict, stages: dict,
+                 grpc: dict, mem: dict, scaled: list[dict]) -> str:
     registered = [w for w in works if w.split == "registered"]
     background = [w for w in works if w.split == "unregistered"]
     negatives = [w for w in works if w.split in ("unregistered", "negative")]
@@ -709,7 +709,7 @@ def build_report(args, started: str, works: list[Work], detect: dict, fps: dict,
         "## Pitch- and tempo-robust audio: landmark fingerprint beside Chromaprint",
         "",
         f"Command: `scripts/bench/run-landmarks{' --quick' if args.quick else ''}` ({started}; commit "
-        f"{_commit()}; " + (f"steps run then: {', '.join(args.steps)}; the others from the previous run's cached "
+        f"{commit}; " + (f"steps run then: {', '.join(args.steps)}; the others from the previous run's cached "
                             "results, same command)  " if args.steps else
                             "this table rebuilt from the cached results of that run by `--steps` with none)  "),
         f"Catalog: {len(registered)} works, {sum(w.seconds for w in registered) / 3600:.2f} h (12 freedroidrpg-data "
@@ -864,7 +864,7 @@ def main() -> None:
         long_tracks = [w for w in works if w.seconds >= 180 and w.split == "registered"][:4 if args.quick else 12]
         results["speed"] = {"stages": stage_times(catalog, long_tracks),
                             "grpc": grpc_latency(registered, long_tracks, 2 if args.quick else 5),
-                            "memory": memory(catalog), "started": started}
+                            "memory": memory(catalog), "started": started, "commit": _commit()}
         saved_path.write_text(json.dumps(results, default=float))
     if "scale" in args.steps:
         log("scale")
@@ -873,7 +873,8 @@ def main() -> None:
         saved_path.write_text(json.dumps(results, default=float))
     detect, fps, speed, scaled = (results[k] for k in STEPS)
     stages, grpc, mem = speed["stages"], speed["grpc"], speed["memory"]
-    report = build_report(args, started if args.steps else speed["started"], works, detect, fps, stages, grpc, mem, scaled)
+    report = build_report(args, started if args.steps else speed["started"],
+                          _commit() if args.steps else speed.get("commit", "not recorded"), works, detect, fps, stages, grpc, mem, scaled)
     print(report)
     if not args.no_write:
         _report.write_section("landmarks", report)
