@@ -18,8 +18,6 @@ hit says which work and where without a side table.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +25,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from fingerprints.atomic import replacing
 
 WINDOW = 4
 BITS = WINDOW * 32
@@ -174,18 +174,8 @@ class AudioIndex:
         return total + self._index.nlist * (BITS // 8)
 
     def save(self, path: Path) -> None:
-        """Write atomically: a reader sees the old file or the new one, never half of one."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-        os.close(fd)
-        try:
+        with replacing(path) as tmp:
             faiss.write_index_binary(self._index, tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     @classmethod
     def load(cls, path: Path) -> "AudioIndex":

@@ -24,13 +24,12 @@ and its neighbour vote together.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fingerprints.atomic import replacing
 from fingerprints.landmarks.hashes import Constellations
 
 CELL_BITS = 6
@@ -214,8 +213,6 @@ class LandmarkIndex:
         return sum(s.nbytes for s in self._segments) + 24 * len(self._works)
 
     def save(self, path: Path) -> None:
-        """Write atomically: a reader sees the old file or the new one, never half of one."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {
             "works": np.array([(n, b, f) for n, (b, f) in sorted(self._works.items())], dtype=np.int64).reshape(-1, 3),
             "next_base": np.array([self._next_base], dtype=np.int64),
@@ -223,16 +220,8 @@ class LandmarkIndex:
         for i, s in enumerate(self._segments):
             arrays[f"directory{i}"], arrays[f"residues{i}"] = s.directory, s.residues
             arrays[f"positions{i}"] = s.positions
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replacing(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
 
     @classmethod
     def load(cls, path: Path) -> "LandmarkIndex":

@@ -10,10 +10,7 @@ far below what separates melodies. A vector's id packs the work number and the a
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 
 import faiss
 import numpy as np
@@ -107,25 +104,6 @@ class MelodyIndex:
         for i in range(self._index.nlist):
             total += invlists.list_size(i) * (invlists.code_size + 8)
         return total + self._index.nlist * DIM * 4
-
-    def save(self, path: Path) -> None:
-        """Write atomically: a reader sees the old file or the new one, never half of one."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-        os.close(fd)
-        try:
-            faiss.write_index(self._index, tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    @classmethod
-    def load(cls, path: Path, nprobe: int = NPROBE) -> "MelodyIndex":
-        index = faiss.read_index(str(path))
-        return cls(index, nprobe)
 
 
 def lists_for(vectors: int) -> int:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from fingerprints.atomic import replacing
 from fingerprints.melody.align import DEFAULT_PARAMS, Alignment, AlignParams, align
 from fingerprints.melody.index import MelodyIndex, split_ids
 from fingerprints.melody.notes import Melody
@@ -250,16 +250,8 @@ class MelodyMatcher:
         arrays["anchor_onset"] = _cat([r.anchor_onset for r in refs])
         arrays["anchor_span"] = _cat([r.anchor_span.T for r in refs]).reshape(-1, len(REFERENCE_SPANS))
         arrays["window_mean"] = _cat([r.window_mean.T for r in refs]).reshape(-1, len(REFERENCE_SPANS))
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez(tmp, format=np.array(_SAVE_FORMAT), **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replacing(Path(path)) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, format=np.array(_SAVE_FORMAT), **arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike, references: Iterable[tuple[int, Melody]], *,
