@@ -11,7 +11,9 @@ MAX_FALSE_MATCH.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -140,7 +142,8 @@ def verify(
                 bit_error_rate=ber,
                 false_match_probability=p,
             ))
-    return _strongest_per_stretch(found)
+    return strongest_per_stretch(
+        found, lambda m: (m.false_match_probability, m.bit_error_rate, -(m.query_end - m.query_start)))
 
 
 def _stretches(errors: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
@@ -168,11 +171,23 @@ def _stretches(errors: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
-def _strongest_per_stretch(matches: list[AudioMatch]) -> list[AudioMatch]:
-    """Drop a match whose query stretch is mostly covered by a stronger match of the same work."""
-    ordered = sorted(matches, key=lambda m: (m.false_match_probability, m.bit_error_rate, -(m.query_end - m.query_start)))
-    kept: list[AudioMatch] = []
-    for match in ordered:
+class QuerySpan(Protocol):
+    """What any fingerprint's match says about where it lies in the query."""
+
+    work_number: int
+    query_start: float
+    query_end: float
+
+
+M = TypeVar("M", bound=QuerySpan)
+
+
+def strongest_per_stretch(matches: Iterable[M], strength: Callable[[M], tuple]) -> list[M]:
+    """Drop a match whose query stretch is mostly covered by a stronger match of the same work.
+
+    `strength` orders matches strongest first (smallest key first)."""
+    kept: list[M] = []
+    for match in sorted(matches, key=strength):
         length = match.query_end - match.query_start
         if any(
             k.work_number == match.work_number

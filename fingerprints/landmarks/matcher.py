@@ -12,6 +12,7 @@ from fingerprints.landmarks.index import Candidate, LandmarkIndex
 from fingerprints.landmarks.peaks import LandmarkFingerprint
 from fingerprints.landmarks.spectrum import BINS_PER_OCTAVE, FRAME_S
 from fingerprints.landmarks.verify import NULL_MODEL, NullModel, Stretch, stretches
+from fingerprints.verify import strongest_per_stretch
 
 MAX_FALSE_MATCH = 1e-4
 REGION_MARGIN_FRAMES = 430
@@ -90,7 +91,7 @@ class LandmarkMatcher:
     def match(self, query: LandmarkFingerprint) -> list[LandmarkMatch]:
         """Every stretch of the query that matches a reference, strongest first, one per stretch and work."""
         found = [m for m in self.examine(query) if m.false_match_probability <= MAX_FALSE_MATCH]
-        return _strongest_per_stretch(found)
+        return strongest_per_stretch(found, lambda m: (m.false_match_probability, -m.landed))
 
     def examine(self, query: LandmarkFingerprint) -> list[LandmarkMatch]:
         """Every stretch verification looked at, whatever its score (what calibration fits)."""
@@ -151,19 +152,3 @@ def _match(work: int, transform: Transform, stretch: Stretch, p: float) -> Landm
         chance=stretch.chance,
         false_match_probability=p,
     )
-
-
-def _strongest_per_stretch(matches: list[LandmarkMatch]) -> list[LandmarkMatch]:
-    """Drop a match whose query stretch is mostly covered by a stronger match of the same work."""
-    ordered = sorted(matches, key=lambda m: (m.false_match_probability, -m.landed))
-    kept: list[LandmarkMatch] = []
-    for match in ordered:
-        length = match.query_end - match.query_start
-        if any(
-            k.work_number == match.work_number
-            and min(k.query_end, match.query_end) - max(k.query_start, match.query_start) > 0.5 * length
-            for k in kept
-        ):
-            continue
-        kept.append(match)
-    return kept
