@@ -302,16 +302,16 @@ class Catalog:
 
     def _load_or_rebuild(self) -> tuple[fingerprints.AudioMatcher, landmarks.LandmarkMatcher]:
         with Session(self._engine) as session:
-            rows = session.exec(
-                select(WorkRow, WorkFingerprintRow)
-                .join(WorkFingerprintRow, WorkFingerprintRow.work_number == WorkRow.number)
-                .where(WorkRow.state == ACTIVE)
+            works = {w.number: w for w in session.exec(select(WorkRow).where(WorkRow.state == ACTIVE))}
+            rows = session.exec(  # melodies are _load_melodies' to read
+                select(WorkFingerprintRow)
+                .join(WorkRow, WorkFingerprintRow.work_number == WorkRow.number)
+                .where(WorkRow.state == ACTIVE, col(WorkFingerprintRow.algorithm).in_((CHROMAPRINT, LANDMARKS)))
             ).all()
-        works = {w.number: w for w, _ in rows}
-        references = {w.number: fingerprints.AudioFingerprint.from_bytes(f.codes).codes
-                      for w, f in rows if f.algorithm == CHROMAPRINT}
-        peaks = {w.number: landmarks.LandmarkFingerprint.from_bytes(f.codes)
-                 for w, f in rows if f.algorithm == LANDMARKS}
+        references = {f.work_number: fingerprints.AudioFingerprint.from_bytes(f.codes).codes
+                      for f in rows if f.algorithm == CHROMAPRINT}
+        peaks = {f.work_number: landmarks.LandmarkFingerprint.from_bytes(f.codes)
+                 for f in rows if f.algorithm == LANDMARKS}
         if len(peaks) < len(references):
             log.warning("works_without_landmarks", works=len(references) - len(peaks),
                         hint="registered before the landmark fingerprint existed: pitch- and tempo-changed copies "
