@@ -1,7 +1,7 @@
 """Audio stage: PCM in, the predominant (lead) melody as notes, plus beats and bars (librosa + NumPy).
 
 A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
- 1. STFT (2048-point frames, 11.6 ms hop at 22.05 kHz); keep spectral peaks within 40 dB of the frame's
+ 1. STFT (1024-point frames, 93 ms, and an 11.6 ms hop at 11.025 kHz); keep spectral peaks within 40 dB of the frame's
     loudest (the sinusoids; noise and the valleys between partials are dropped);
  2. harmonic summation: every peak votes for the f0 candidates it could be harmonic 1..10 of, weighted by
     0.8^(h-1) and a cos^2 window one semitone wide, on a 20-cent grid from 110 Hz to 1.76 kHz. A melody
@@ -21,9 +21,10 @@ stable pitched notes.
  7. harmonic (octave / twelfth) errors of instruments with weak fundamentals are corrected per note: a
     lower reading is taken when the spectrum has partials only it explains and it turns leaps into steps.
 
-Sample rate: any; the signal is resampled to 22,050 Hz. Only partials up to 5 kHz are used, so 11,025 Hz
-input (what the service decodes for Chromaprint) loses nothing: measured raw pitch accuracy 0.874 at 0 dB
-accompaniment from both 11,025 and 22,050 Hz input (docs/benchmarks.md). Memory: the spectrum is analysed
+Sample rate: any; the signal is resampled to 11,025 Hz, what the service decodes for Chromaprint, so a
+screening never resamples. Only partials up to 5 kHz are used: analysing 22,050 Hz renders at 22,050 Hz
+(2048-point frames, the same bin spacing) gave the same raw pitch accuracy as analysing them at 11,025 Hz
+(0.874 at 0 dB accompaniment, docs/benchmarks.md). Memory: the spectrum is analysed
 in ~24 s blocks and the tempo over 30 s stretches, so the peak grows only with the salience and Viterbi
 arrays: measured 115 MB for 2 minutes, 345 MB for 8 minutes (~45 MB a minute).
 """
@@ -40,9 +41,9 @@ import scipy.sparse
 from fingerprints.melody.errors import NoMelodyFound
 from fingerprints.melody.notes import Melody
 
-SAMPLE_RATE = 22_050
-N_FFT = 2048
-HOP = 256
+SAMPLE_RATE = 11_025
+N_FFT = 1024
+HOP = 128
 FMIN = 110.0
 FMAX = 1760.0
 BINS_PER_SEMITONE = 5
@@ -106,7 +107,7 @@ def _grid() -> tuple[np.ndarray, scipy.sparse.csr_matrix, np.ndarray]:
         vals.append(HARMONIC_DECAY ** (h - 1) * np.cos(0.5 * np.pi * d[r, c]) ** 2)
     m = scipy.sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                                 shape=(n_bins, len(freqs)))
-    mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=64, fmax=8000)
+    mel = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=64)
     _CACHE["grid"] = (f0, m, mel)
     return _CACHE["grid"]
 
@@ -131,16 +132,19 @@ def salience(samples: np.ndarray):
         f_hi = min(n_frames, f_lo + BLOCK_FRAMES)
         seg = x[f_lo * HOP:(f_hi - 1) * HOP + N_FFT]
         spec = np.abs(librosa.stft(seg, n_fft=N_FFT, hop_length=HOP, center=False)).astype(np.float32)
-        peak = np.zeros_like(spec)
         inner = spec[1:-1]
         is_peak = (inner > spec[:-2]) & (inner >= spec[2:])
         floor = spec.max(axis=0, keepdims=True) * 10 ** (-PEAK_RANGE_DB / 20)
         is_peak &= inner > floor
-        peak[1:-1][is_peak] = inner[is_peak] ** COMPRESS
-        sparse_peak = scipy.sparse.csc_matrix(peak)
-        sal_parts.append((sparse_peak.T.tocsr() @ m.T).toarray())
+        # straight to CSC (frame-major nonzero), not through a dense copy: converting a dense matrix
+        # costs as much as the STFT
+        frame, row = np.nonzero(is_peak.T)
+        value = inner[row, frame] ** COMPRESS
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(frame, minlength=spec.shape[1]))])
+        sparse_peak = scipy.sparse.csc_matrix((value, row + 1, indptr), shape=spec.shape)
+        sal_parts.append((sparse_peak.T @ m.T).toarray())
         power_parts.append(mel @ (spec.astype(np.float64) ** 2))
-        total_parts.append(peak[band].sum(axis=0).astype(np.float64))
+        total_parts.append(np.bincount(frame, weights=value * band[row + 1], minlength=spec.shape[1]))
         peak_parts.append(sparse_peak)
     sal = np.vstack(sal_parts).astype(np.float64)
     power = np.hstack(power_parts)
@@ -155,7 +159,7 @@ def _band() -> np.ndarray:
     return (freqs >= FMIN * 0.9) & (freqs <= MAX_PARTIAL_HZ)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _viterbi(obs: np.ndarray, move: int, jump: float) -> np.ndarray:
     t_n, b_n = obs.shape
     score = obs[0].copy()
@@ -346,8 +350,20 @@ def _fix_octaves(notes: list[tuple], peak) -> list[tuple]:
 def _segment(midi: np.ndarray, rel: np.ndarray, voiced: np.ndarray, times: np.ndarray) -> list[tuple]:
     """Stable voiced stretches -> (first frame, end frame, median MIDI pitch, confidence)."""
     min_frames = max(2, int(round(MIN_NOTE_S * SAMPLE_RATE / HOP)))
-    notes = []
+    lo, hi, pitch, conf = _stable_stretches(midi.astype(np.float64), rel.astype(np.float64), voiced.astype(np.bool_),
+                                            min_frames, STABLE_CENTS, SPLIT_DIP)
+    return [(int(a), int(b), float(p), float(c)) for a, b, p, c in zip(lo, hi, pitch, conf)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _stable_stretches(midi, rel, voiced, min_frames, stable_cents, split_dip):
     n = len(midi)
+    lo = np.empty(n, np.int64)
+    hi = np.empty(n, np.int64)
+    pitch = np.empty(n)
+    conf = np.empty(n)
+    vals = np.empty(n)
+    count = 0
     i = 0
     while i < n:
         if not voiced[i]:
@@ -355,39 +371,40 @@ def _segment(midi: np.ndarray, rel: np.ndarray, voiced: np.ndarray, times: np.nd
             continue
         j = i + 1
         ref = midi[i]
-        vals = [midi[i]]
+        vals[0] = midi[i]
+        k = 1
         peak = rel[i]
         dipped = False
         while j < n and voiced[j]:
-            if abs(midi[j] - ref) * 100 > STABLE_CENTS:
+            if abs(midi[j] - ref) * 100 > stable_cents:
                 # allow a single-frame blip
-                if j + 1 < n and voiced[j + 1] and abs(midi[j + 1] - ref) * 100 <= STABLE_CENTS:
+                if j + 1 < n and voiced[j + 1] and abs(midi[j + 1] - ref) * 100 <= stable_cents:
                     j += 1
                     continue
                 break
-            if rel[j] < SPLIT_DIP * peak:
+            if rel[j] < split_dip * peak:
                 dipped = True
             elif dipped and rel[j] > 0.9 * peak and j - i >= min_frames:
                 break  # re-articulated note at the same pitch
             peak = max(peak, rel[j])
-            vals.append(midi[j])
-            if len(vals) <= 5 or len(vals) % 4 == 0:
-                ref = float(np.median(vals))
+            vals[k] = midi[j]
+            k += 1
+            if k <= 5 or k % 4 == 0:
+                ref = np.median(vals[:k])
             j += 1
         if j - i >= min_frames:
-            notes.append((i, j, float(np.median(midi[i:j])), float(np.mean(rel[i:j]))))
+            lo[count] = i
+            hi[count] = j
+            pitch[count] = np.median(midi[i:j])
+            conf[count] = np.mean(rel[i:j])
+            count += 1
         i = j
-    return notes
+    return lo[:count], hi[:count], pitch[:count], conf[:count]
 
 
 def _beats(power: np.ndarray, times: np.ndarray):
     env = librosa.onset.onset_strength(S=librosa.power_to_db(power + 1e-10), sr=SAMPLE_RATE, hop_length=HOP)
-    # tempo over 30-second stretches (librosa's tempogram needs ~190 MB a minute at once), median of them;
-    # for up to 30 s this is exactly what beat_track would estimate itself
-    chunk = int(TEMPO_CHUNK_S * SAMPLE_RATE / HOP)
-    starts = range(0, max(1, len(env) - chunk // 2), chunk) if len(env) > chunk else [0]
-    bpm = float(np.median([librosa.feature.tempo(onset_envelope=env[k:k + chunk], sr=SAMPLE_RATE,
-                                                 hop_length=HOP)[0] for k in starts]))
+    bpm = _tempo(env)
     tempo, frames = librosa.beat.beat_track(onset_envelope=env, sr=SAMPLE_RATE, hop_length=HOP, bpm=bpm,
                                             units="frames")
     tempo = float(np.atleast_1d(tempo)[0])
@@ -407,6 +424,31 @@ def _beats(power: np.ndarray, times: np.ndarray):
             if score > best[2]:
                 best = (per_bar, phase, score)
     return beats, tempo, best[0], best[1], env
+
+
+TEMPO_STRIDE = 8
+"""Frames between the tempogram's autocorrelation windows. librosa's tempo estimate averages windows at
+every frame; windows ~90 ms apart, 8 s long, average to the same curve at an eighth of the cost."""
+
+
+def _tempo(env: np.ndarray) -> float:
+    """Beats a minute: librosa's estimate (a mean tempogram under its log-normal prior around 120 bpm) per
+    30-second stretch, median of them, so a long track's tempo is the one it mostly keeps. Stretch by
+    stretch, so memory does not grow with the track."""
+    win = int(librosa.time_to_frames(8.0, sr=SAMPLE_RATE, hop_length=HOP))
+    padded = np.pad(env, win // 2, mode="linear_ramp", end_values=0)
+    window = librosa.filters.get_window("hann", win, fftbins=True)[:, None]
+    chunk = int(TEMPO_CHUNK_S * SAMPLE_RATE / HOP)
+    starts = range(0, max(1, len(env) - chunk // 2), chunk) if len(env) > chunk else [0]
+    estimates = []
+    for k in starts:
+        # the window centred on frame c is padded[c:c + win]
+        frames = librosa.util.frame(padded[k:min(k + chunk, len(env)) - 1 + win], frame_length=win,
+                                    hop_length=TEMPO_STRIDE)
+        tg = librosa.util.normalize(librosa.autocorrelate(frames * window, axis=0), axis=0)
+        estimates.append(librosa.feature.tempo(tg=tg.mean(axis=1, keepdims=True), sr=SAMPLE_RATE,
+                                               hop_length=HOP, aggregate=None)[0])
+    return float(np.median(estimates))
 
 
 def _to_beats(t: np.ndarray, beats: np.ndarray, tempo: float) -> np.ndarray:
