@@ -64,6 +64,13 @@ class Alignment:
     """Rows (query_lo, query_hi, reference_lo, reference_hi, op): half-open note ranges matched to each other;
     op 1 substitution, 2 inserted query note, 3 deleted reference note, 4 consolidation, 5 fragmentation."""
 
+    def shifted(self, *, reference: int) -> "Alignment":
+        """The same alignment with reference indices moved by `reference` notes (it was computed on a
+        stretch of the reference starting there)."""
+        pairs = self.pairs.copy()
+        pairs[:, 2:4] += reference
+        return Alignment(self.score, pairs)
+
     @property
     def query_span(self) -> tuple[int, int]:
         return int(self.pairs[:, 0].min()), int(self.pairs[:, 1].max())
@@ -73,7 +80,7 @@ class Alignment:
         return int(self.pairs[:, 2].min()), int(self.pairs[:, 3].max())
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def _sim(dp: float, w: float, match: float, mismatch: float, octave: float) -> float:
     """Pitch agreement: rarity-weighted credit when equal, a penalty otherwise (a semitone in between)."""
     d = abs(dp)
@@ -88,7 +95,7 @@ def _sim(dp: float, w: float, match: float, mismatch: float, octave: float) -> f
     return mismatch
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def _dur(a: float, b: float, w: float, tol: float, rb: float) -> float:
     """Duration cost (negative: a credit) of aligning durations a and b (reference units)."""
     r = abs(np.log2(a / b))
@@ -101,7 +108,7 @@ def _dur(a: float, b: float, w: float, tol: float, rb: float) -> float:
     return w * x - bonus
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _align(qp, qd, rp, rd, rw, prm):
     m = qp.shape[0]
     n = rp.shape[0]

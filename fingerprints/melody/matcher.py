@@ -335,25 +335,33 @@ class MelodyMatcher:
             ref = self._refs.get(work)
             if ref is None:
                 continue
+            m = m[_main_run(query.anchor_index[rows[m]], weight[m])]
             qrow, rnote, rvar = rows[m], notes[m], variant[m]
             ratio = ref.anchor_span[rvar, rnote] / query.anchor_span[qrow]
             trans = query.window_mean[qrow] - ref.window_mean[rvar, rnote]
             hyps.append(Hypothesis(work, float(np.median(ratio)), float(np.median(shift[m])),
                                    float(np.median(trans)), support,
                                    float(query.anchor_onset[qrow].min()),
-                                   float((query.anchor_onset[qrow] + query.anchor_span[qrow]).max())))
+                                   float((query.anchor_onset[qrow] + query.anchor_span[qrow]).max()),
+                                   float(ref.anchor_onset[rnote].min()),
+                                   float((ref.anchor_onset[rnote] + ref.anchor_span[rvar, rnote]).max())))
         hyps.sort(key=lambda h: -h.support)
         return hyps[:shortlist]
 
     def verify(self, query: "Query", hyp: "Hypothesis") -> tuple[Alignment, float, np.ndarray] | None:
-        """Align the stretch of the query behind `hyp` with the whole reference; (alignment, transposition,
-        query note indices aligned)."""
+        """Align the stretch of the query behind `hyp` with the stretch of the reference behind it, each
+        widened by VERIFY_MARGIN_NOTES; (alignment, transposition, query note indices aligned). Alignment
+        indices address the whole reference."""
         ref = self._refs[hyp.work]
         margin = VERIFY_MARGIN_NOTES * query.median_ioi
         on = query.reduced.onset
         sel = np.flatnonzero((on >= hyp.query_lo - margin) & (on <= hyp.query_hi + margin))
         if len(sel) < 2:
             return None
+        r_margin = VERIFY_MARGIN_NOTES * ref.median_ioi
+        r_lo = int(np.searchsorted(ref.reduced.onset, hyp.reference_lo - r_margin, side="left"))
+        r_hi = max(int(np.searchsorted(ref.reduced.onset, hyp.reference_hi + r_margin, side="right")), r_lo + 1)
+        rp, rd, rw = ref.reduced.pitch[r_lo:r_hi], ref.ioi_units[r_lo:r_hi], ref.weights[r_lo:r_hi]
         qd = query.ioi[sel] * hyp.scale / ref.unit
         qp = query.reduced.pitch[sel]
         best = None
@@ -368,15 +376,15 @@ class MelodyMatcher:
                 continue
             tried.add(step)
             trans = step + query.tuning
-            al = align(qp - trans, qd, ref.reduced.pitch, ref.ioi_units, ref.weights, self.params)
+            al = align(qp - trans, qd, rp, rd, rw, self.params)
             if best is None or al.score > best[0].score:
                 best = (al, trans)
                 subs = al.pairs[al.pairs[:, 4] == 1] if len(al.pairs) else al.pairs
                 if len(subs) >= 4:
-                    med = float(np.median(qp[subs[:, 0]] - ref.reduced.pitch[subs[:, 2]]))
+                    med = float(np.median(qp[subs[:, 0]] - rp[subs[:, 2]]))
                     todo.insert(0, round(med - query.tuning))
         al, trans = best
-        return al, trans, sel
+        return al.shifted(reference=r_lo), trans, sel
 
     def match(self, melody: Melody, *, max_false_match: float = MAX_FALSE_MATCH,
               shortlist: int = SHORTLIST) -> list[MelodyMatch]:
@@ -488,6 +496,10 @@ class Hypothesis:
     support: float
     query_lo: float
     query_hi: float
+    """Beats of the query covered by the agreeing windows."""
+    reference_lo: float
+    reference_hi: float
+    """Beats of the reference covered by the same windows."""
 
 
 @dataclass
@@ -560,6 +572,22 @@ def _reference_windows(r: Reference) -> tuple[np.ndarray, np.ndarray]:
         all_vecs.append(vecs)
         all_ids.append((v << _ANCHOR_BITS) | anchors)
     return np.concatenate(all_vecs), np.concatenate(all_ids)
+
+
+RUN_GAP_NOTES = 24
+"""Collapsed query notes without an agreeing window that end a run of them (a changed note silences
+WINDOW_NOTES windows; ornaments and jitter a few more)."""
+
+
+def _main_run(anchor: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Which of one hypothesis's agreeing windows verification should look at: the run of them, along the
+    query, with the most weight. A quotation's windows follow one another; chance agreements at the same
+    offset are scattered over a long query, and aligning everything between them costs time and adds
+    nothing but chance."""
+    order = np.argsort(anchor, kind="stable")
+    breaks = np.flatnonzero(np.diff(anchor[order]) > RUN_GAP_NOTES) + 1
+    runs = np.split(order, breaks)
+    return runs[int(np.argmax([weight[r].sum() for r in runs]))]
 
 
 def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
