@@ -7,7 +7,8 @@ import hashlib
 import json
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,7 +125,10 @@ class Catalog:
         self._index_dir = index_dir
         self._clock = clock
         self._limits = limits
-        self._lock = threading.RLock()
+        self._audio_lock = threading.Lock()
+        self._landmark_lock = threading.Lock()
+        self._melody_lock = threading.Lock()
+        """One lock a matcher, so that one screening's melody matching runs beside its audio matching."""
         self._labels: dict[int, WorkLabel] = {}
         self._dirty = threading.Event()
         self.matcher, self.landmarks = self._load_or_rebuild()
@@ -180,7 +184,7 @@ class Catalog:
             if existing is None:
                 raise
             return self._same_registration(existing, sha, melody_sha), False
-        with self._lock:
+        with self._exclusive():
             self._labels[row.number] = _label(row)
             if printed is not None:
                 self.matcher.add(row.number, printed.chromaprint.codes)
@@ -223,7 +227,7 @@ class Catalog:
             row.retired_reason = reason
             session.add(row)
             session.commit()
-        with self._lock:
+        with self._exclusive():
             self.matcher.remove(row.number)
             self.landmarks.remove(row.number)
             self.melodies.remove(row.number)
@@ -233,25 +237,32 @@ class Catalog:
         return row
 
     def match(self, codes: np.ndarray) -> list[tuple[fingerprints.AudioMatch, WorkLabel]]:
-        with self._lock:
-            found = self.matcher.match(codes)
-            return [(m, self._labels[m.work_number]) for m in found if m.work_number in self._labels]
+        with self._audio_lock:
+            return self._labelled(self.matcher.match(codes))
 
     def match_landmarks(self, peaks: landmarks.LandmarkFingerprint) -> list[tuple[landmarks.LandmarkMatch, WorkLabel]]:
-        with self._lock:
-            found = self.landmarks.match(peaks)
-            return [(m, self._labels[m.work_number]) for m in found if m.work_number in self._labels]
+        with self._landmark_lock:
+            return self._labelled(self.landmarks.match(peaks))
 
     def match_melody(self, tune: melody.Melody) -> list[tuple[melody.MelodyMatch, WorkLabel]]:
-        with self._lock:
-            found = self.melodies.match(tune, max_false_match=MELODY_MAX_FALSE_MATCH)
-            return [(m, self._labels[m.work_number]) for m in found if m.work_number in self._labels]
+        with self._melody_lock:
+            return self._labelled(self.melodies.match(tune, max_false_match=MELODY_MAX_FALSE_MATCH))
+
+    def _labelled(self, found: list) -> list:
+        """Matches with their work's label; a work retired meanwhile drops out."""
+        return [(m, label) for m in found if (label := self._labels.get(m.work_number)) is not None]
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Every matcher at once, always taken in this order: for changing or saving the indexes."""
+        with self._audio_lock, self._landmark_lock, self._melody_lock:
+            yield
 
     def persist(self) -> bool:
         """Write the index if it changed since the last write; the database stays the source of truth."""
         if not self._dirty.is_set():
             return False
-        with self._lock:
+        with self._exclusive():
             self._dirty.clear()
             self._index_dir.mkdir(parents=True, exist_ok=True)
             meta = self._index_dir / _INDEX_META

@@ -157,8 +157,9 @@ class Screener:
         self._new_id = new_id
         self._random = random_bytes
         self._limits = limits
-        self._extractors = ThreadPoolExecutor(max_workers=4, thread_name_prefix="melody")
-        """Melody extraction runs beside the audio fingerprints (numpy and librosa release the GIL)."""
+        self._melody_path = ThreadPoolExecutor(max_workers=4, thread_name_prefix="melody")
+        """The melody path (extraction, then matching) runs beside the audio path (fingerprints, then
+        matching): numpy, librosa and the numba kernels release the GIL, and each matcher has its own lock."""
 
     def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "",
                melody_file: MelodyUpload | None = None) -> Screening:
@@ -177,16 +178,14 @@ class Screener:
                 given = _given_melody(melody_file)
         with watch.stage("decode"):
             audio = decode_audible(audio_bytes, self._limits)
-        extracting = None if given is not None else self._extractors.submit(_extracted_melody, audio, watch)
+        melodic = self._melody_path.submit(self._melody_matches, given, audio, watch)
         with watch.stage("fingerprint"):
             printed = fingerprint_recording(audio)
         with watch.stage("match"):
             matches = audio_evidence(self._catalog.match(printed.chromaprint.codes),
                                      self._catalog.match_landmarks(printed.landmarks), audio.duration)
-        tune, melody_source = given if given is not None else extracting.result()
-        if tune is not None:
-            with watch.stage("melody_match"):
-                matches += melody_evidence(self._catalog.match_melody(tune))
+        melody_matches, tune, melody_source = melodic.result()
+        matches += melody_matches
         facts = policies.ScreeningFacts(
             matches=tuple(policies.MatchFacts(m.work_id, m.kind, m.score, flags) for m, flags in matches),
             consent_present=bool(generation.consent_reference),
@@ -217,6 +216,20 @@ class Screener:
         if stored is None:
             return self._replay(self._by_key(idempotency_key), sha)
         return stored
+
+    def _melody_matches(self, given: tuple[melody.Melody, str] | None, audio: fingerprints.Audio,
+                        watch: _Stopwatch,
+                        ) -> tuple[list[tuple[Evidence, tuple[str, ...]]], melody.Melody | None, str]:
+        """The melody path: the given melody or the one extracted from the audio, matched; the matches, the
+        melody and where it came from."""
+        if given is None:
+            with watch.stage("melody"):
+                given = _extracted_melody(audio)
+        tune, source = given
+        if tune is None:
+            return [], None, source
+        with watch.stage("melody_match"):
+            return melody_evidence(self._catalog.match_melody(tune)), tune, source
 
     def _store(
         self,
@@ -358,12 +371,11 @@ def _given_melody(melody_file: MelodyUpload) -> tuple[melody.Melody, str]:
     return tune, f"melody file '{melody_file.filename}': {tune.source}" if tune.source else "melody file"
 
 
-def _extracted_melody(audio: fingerprints.Audio, watch: _Stopwatch) -> tuple[melody.Melody | None, str]:
-    with watch.stage("melody"):
-        try:
-            return melody.extract_melody(audio.samples, audio.sample_rate), "extracted from the audio"
-        except melody.NoMelodyFound:
-            return None, NO_MELODY_IN_AUDIO
+def _extracted_melody(audio: fingerprints.Audio) -> tuple[melody.Melody | None, str]:
+    try:
+        return melody.extract_melody(audio.samples, audio.sample_rate), "extracted from the audio"
+    except melody.NoMelodyFound:
+        return None, NO_MELODY_IN_AUDIO
 
 
 def melody_evidence(found: list[tuple[melody.MelodyMatch, WorkLabel]]) -> list[tuple[Evidence, tuple[str, ...]]]:
