@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from fingerprints.atomic import replacing
-from fingerprints.landmarks.hashes import Constellations
+from fingerprints.landmarks.hashes import Constellations, key_order
 
 CELL_BITS = 6
 """Offset cells of 64 frames (1.5 s)."""
@@ -66,7 +66,7 @@ class _Segment:
     @classmethod
     def build(cls, keys: np.ndarray, positions: np.ndarray) -> "_Segment":
         bits = directory_bits(len(keys))
-        order = np.argsort(keys, kind="stable")
+        order = key_order(keys)
         keys, positions = keys[order], positions[order]
         buckets = keys >> np.uint32(32 - bits)
         directory = np.zeros((1 << bits) + 1, dtype=np.uint32 if len(keys) < 1 << 32 else np.int64)
