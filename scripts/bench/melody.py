@@ -739,7 +739,11 @@ def accompaniment(spec: QuerySpec, rng: np.random.Generator, style: str | None =
     return tracks, style + ("+drums" if drums else "")
 
 
-def render(midi: bytes, workdir: str, name: str, rate: int = 22_050) -> np.ndarray:
+RENDER_RATE = 22_050
+"""FluidSynth renders at this rate; the extractor resamples to its own (11,025 Hz, what the service decodes)."""
+
+
+def render(midi: bytes, workdir: str, name: str, rate: int = RENDER_RATE) -> np.ndarray:
     import subprocess
 
     import soundfile as sf
@@ -910,7 +914,7 @@ def main() -> None:
     from _report import machine, write_section
 
     from fingerprints.melody import MAX_FALSE_MATCH, MelodyMatcher, NoMelodyFound
-    from fingerprints.melody.audio import SAMPLE_RATE, extract, pitch_track
+    from fingerprints.melody.audio import extract, pitch_track
     from fingerprints.melody.matcher import prepare_query
     from fingerprints.melody.score import NullModel, fit_null
 
@@ -1068,16 +1072,16 @@ def main() -> None:
             x, alone = audio_query(spec, leads[k % len(leads)], snr, rng)
             t = time.perf_counter()
             try:
-                ex = extract(x, SAMPLE_RATE)
+                ex = extract(x, RENDER_RATE)
                 melody = ex.melody
             except NoMelodyFound:
                 melody = None
-            speed.append((time.perf_counter() - t, len(x) / SAMPLE_RATE))
-            times_f, f0, _ = pitch_track(x, SAMPLE_RATE)
+            speed.append((time.perf_counter() - t, len(x) / RENDER_RATE))
+            times_f, f0, _ = pitch_track(x, RENDER_RATE)
             rpas.append(raw_pitch_accuracy(times_f, f0, truth_f0(spec, times_f)))
             if snr == 0.0:  # the service decodes at 11,025 Hz: the same mix from there
                 import librosa
-                low = librosa.resample(x, orig_sr=SAMPLE_RATE, target_sr=11_025)
+                low = librosa.resample(x, orig_sr=RENDER_RATE, target_sr=11_025)
                 t = time.perf_counter()
                 try:
                     extract(low, 11_025)
@@ -1101,7 +1105,7 @@ def main() -> None:
     for k, spec in enumerate(neg_specs):
         x, _ = audio_query(spec, leads[k % len(leads)], 0.0, rng)
         try:
-            melody = extract(x, SAMPLE_RATE).melody
+            melody = extract(x, RENDER_RATE).melody
         except NoMelodyFound:
             refused += 1
             aneg.append(1.0)
@@ -1133,11 +1137,12 @@ def main() -> None:
         table.add("extraction raw pitch accuracy, 0 dB, from 11,025 Hz input", f"{v:.3f}", ">= 0.85", v >= 0.85)
     el = np.array(speed)
     rt = float(el[:, 1].sum() / el[:, 0].sum())
-    table.add("extraction speed (one core), times real time, 22,050 Hz input", f"{rt:.0f}x", ">= 30x", rt >= 30)
+    table.add("extraction speed (one core), times real time, 22,050 Hz input (resampled inside)", f"{rt:.0f}x", ">= 30x",
+              rt >= 30)
     if speed_low:
         el = np.array(speed_low)
         rt = float(el[:, 1].sum() / el[:, 0].sum())
-        table.add("extraction speed (one core), times real time, 11,025 Hz input (resampled inside)",
+        table.add("extraction speed (one core), times real time, 11,025 Hz input (as the service decodes)",
                   f"{rt:.0f}x", ">= 30x", rt >= 30)
     table.add(f"matcher build from {matcher.works} melodies / reload of a saved one", f"{build_s:.1f} s / {load_s:.1f} s",
               "report")
