@@ -119,8 +119,10 @@ class Catalog:
         clock: Callable[[], dt.datetime],
         limits: Limits,
         on_new_work: Callable[[WorkRow, fingerprints.AudioFingerprint], None] | None = None,
+        extract_melody: Callable[[np.ndarray, int], melody.Melody] = melody.extract_melody,
     ) -> None:
         self._engine = engine
+        self._extract_melody = extract_melody
         self._on_new_work = on_new_work
         self._index_dir = index_dir
         self._clock = clock
@@ -288,15 +290,14 @@ class Catalog:
                 )
         return existing
 
-    @staticmethod
-    def _melody_of(melody_file: MelodyUpload | None,
+    def _melody_of(self, melody_file: MelodyUpload | None,
                    audio: fingerprints.Audio | None) -> tuple[melody.Melody | None, str]:
         """The work's tune and where it comes from: the melody file, else the recording, else none."""
         if melody_file is not None:
             tune = melody_file.load()
             return tune, tune.source or f"melody file '{melody_file.filename}'"
         try:
-            return melody.extract_melody(audio.samples, audio.sample_rate), "extracted from the recording"
+            return self._extract_melody(audio.samples, audio.sample_rate), "extracted from the recording"
         except melody.NoMelodyFound:
             return None, NO_MELODY_IN_RECORDING
 

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -146,9 +147,11 @@ class Screener:
         new_id: Callable[[], str],
         random_bytes: Callable[[int], bytes],
         limits: Limits,
+        extract_melody: Callable[[np.ndarray, int], melody.Melody],
     ) -> None:
         self._engine = engine
         self._catalog = catalog
+        self._extract_melody = extract_melody
         self._cipher = cipher
         self._log = transparency_log
         self._keys = keys
@@ -159,7 +162,8 @@ class Screener:
         self._limits = limits
         self._melody_path = ThreadPoolExecutor(max_workers=4, thread_name_prefix="melody")
         """The melody path (extraction, then matching) runs beside the audio path (fingerprints, then
-        matching): numpy, librosa and the numba kernels release the GIL, and each matcher has its own lock."""
+        matching): extraction happens in a worker process (guard.melody_workers), and each matcher has its own
+        lock."""
 
     def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "",
                melody_file: MelodyUpload | None = None) -> Screening:
@@ -224,7 +228,7 @@ class Screener:
         melody and where it came from."""
         if given is None:
             with watch.stage("melody"):
-                given = _extracted_melody(audio)
+                given = _extracted_melody(audio, self._extract_melody)
         tune, source = given
         if tune is None:
             return [], None, source
@@ -371,9 +375,10 @@ def _given_melody(melody_file: MelodyUpload) -> tuple[melody.Melody, str]:
     return tune, f"melody file '{melody_file.filename}': {tune.source}" if tune.source else "melody file"
 
 
-def _extracted_melody(audio: fingerprints.Audio) -> tuple[melody.Melody | None, str]:
+def _extracted_melody(audio: fingerprints.Audio, extract: Callable[[np.ndarray, int], melody.Melody],
+                      ) -> tuple[melody.Melody | None, str]:
     try:
-        return melody.extract_melody(audio.samples, audio.sample_rate), "extracted from the audio"
+        return extract(audio.samples, audio.sample_rate), "extracted from the audio"
     except melody.NoMelodyFound:
         return None, NO_MELODY_IN_AUDIO
 

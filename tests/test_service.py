@@ -409,3 +409,28 @@ def test_audio_without_a_melody_says_so_and_matches_no_melody(guard: Guard) -> N
     result = screen(guard, wav_bytes(noise, DEMO_RATE))
     assert result.melody_source == "no melody found in the audio"
     assert not result.matches
+
+
+def test_a_killed_melody_worker_is_replaced_and_screening_goes_on(guard: Guard, song) -> None:
+    import os
+    import signal
+
+    register(guard, "work-1", wav_bytes(song, DEMO_RATE))
+    workers = guard.running._melody_workers
+    before = screen(guard, wav_bytes(song[: 12 * DEMO_RATE], DEMO_RATE))
+    killed = workers.pids()
+    assert killed
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    after = screen(guard, wav_bytes(song[: 12 * DEMO_RATE], DEMO_RATE))
+    assert after.melody_source == before.melody_source
+    assert [(m.work_id, m.kind) for m in after.matches] == [(m.work_id, m.kind) for m in before.matches]
+    assert workers.pids() and not set(workers.pids()) & set(killed)
+
+
+def test_the_melody_workers_warm_up_tune_is_a_melody() -> None:
+    from fingerprints import melody
+    from guard import _warm_extractor
+
+    tune = melody.extract_melody(_warm_extractor._tune(), 11_025)  # what the forkserver runs on import
+    assert len(tune) >= 12
