@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import librosa
 import numba
 import numpy as np
+import scipy.fft
 import scipy.sparse
 
 from fingerprints.melody.errors import NoMelodyFound
@@ -132,7 +133,7 @@ def salience(samples: np.ndarray):
     for f_lo in range(0, n_frames, BLOCK_FRAMES):
         f_hi = min(n_frames, f_lo + BLOCK_FRAMES)
         seg = x[f_lo * HOP:(f_hi - 1) * HOP + N_FFT]
-        spec = np.abs(librosa.stft(seg, n_fft=N_FFT, hop_length=HOP, center=False)).astype(np.float32)
+        spec = _magnitudes(seg)
         inner = spec[1:-1]
         is_peak = (inner > spec[:-2]) & (inner >= spec[2:])
         floor = spec.max(axis=0, keepdims=True) * 10 ** (-PEAK_RANGE_DB / 20)
@@ -153,6 +154,21 @@ def salience(samples: np.ndarray):
     peaks = scipy.sparse.hstack(peak_parts).tocsc()
     times = librosa.frames_to_time(np.arange(n_frames), sr=SAMPLE_RATE, hop_length=HOP)
     return sal, power, times, total, peaks
+
+
+def _magnitudes(seg: np.ndarray) -> np.ndarray:
+    """|STFT| (FFT bins x frames, float32) of uncentred Hann frames: librosa.stft(center=False) to within
+    float32 rounding, at two thirds of its cost."""
+    count = 1 + (len(seg) - N_FFT) // HOP
+    frames = np.lib.stride_tricks.as_strided(seg, (count, N_FFT), (seg.strides[0] * HOP, seg.strides[0]),
+                                             writeable=False)
+    return np.ascontiguousarray(np.abs(scipy.fft.rfft(frames * _window(), axis=1, workers=1)).T)
+
+
+def _window() -> np.ndarray:
+    if "window" not in _CACHE:
+        _CACHE["window"] = librosa.filters.get_window("hann", N_FFT, fftbins=True).astype(np.float32)
+    return _CACHE["window"]
 
 
 def _band() -> np.ndarray:
