@@ -1106,6 +1106,7 @@ def build_report(args, info: dict, real: list[Source], rendered: list[Source], s
 """ + (f"  Not rendered (skipped): {'; '.join(skipped)}.\n" if skipped else ""))
 
     # latency detail
+    stages = list(dict.fromkeys(k for r in lat.values() for k in r["stage_p50"]))
     lines = ["### 1. Screening latency over gRPC",
              "",
              f"An in-process server (`guard.server.start`, TLS on 127.0.0.1, SQLite in a temporary data directory, "
@@ -1118,14 +1119,17 @@ def build_report(args, info: dict, real: list[Source], rendered: list[Source], s
              f"returned them.",
              "",
              "| query | bytes | runs | verdicts | p50 ms | p95 ms | " +
-             " | ".join(f"{k} p50" for k in next(iter(lat.values()))["stage_p50"]) + " | outside stages p50 |",
-             "|---|---|---|---|---|---|" + "---|" * (len(next(iter(lat.values()))["stage_p50"]) + 1)]
+             " | ".join(f"{k} p50" for k in stages) + " | outside stages p50 |",
+             "|---|---|---|---|---|---|" + "---|" * (len(stages) + 1)]
     for label, r in lat.items():
         verdicts = ", ".join(f"{v} {c}" for v, c in r["verdict_counts"].items())
+        cells = [f"{r['stage_p50'][k]:.1f}" if k in r["stage_p50"] else "-" for k in stages]
         lines.append(f"| {label} | {r['bytes']:,} | {r['n']} | {verdicts} | {r['p50']:.1f} | {r['p95']:.1f} | " +
-                     " | ".join(f"{v:.1f}" for v in r["stage_p50"].values()) + f" | {r['outside_p50']:.1f} |")
+                     " | ".join(cells) + f" | {r['outside_p50']:.1f} |")
     lines.append("\n*outside stages* = client wall time minus the sum of the reported stages (transport, TLS, "
-                 "protobuf, authorisation, hashing, idempotency lookup).")
+                 "protobuf, authorisation, hashing, idempotency lookup). The melody path (melody, then melody_match) "
+                 "runs beside the audio path (fingerprint, then match), hence the negative values; *-*: the stage did "
+                 "not run (no melody was found in the query, so nothing was matched).")
     rep.add("\n".join(lines))
 
     rep.add(f"""### 2. Import throughput
