@@ -119,7 +119,8 @@ class Catalog:
         clock: Callable[[], dt.datetime],
         limits: Limits,
         on_new_work: Callable[[WorkRow, fingerprints.AudioFingerprint], None] | None = None,
-        extract_melody: Callable[[np.ndarray, int], melody.Melody] = melody.extract_melody,
+        *,
+        extract_melody: Callable[[np.ndarray, int], melody.Melody],
     ) -> None:
         self._engine = engine
         self._extract_melody = extract_melody

@@ -59,7 +59,7 @@ class MelodyWorkers:
         raise RuntimeError("melody extraction workers keep dying (out of memory?)")
 
     def pids(self) -> list[int]:
-        """The live workers' process ids (for operators, and for tests that kill one)."""
+        """The live workers' process ids (diagnostics; the service tests kill one)."""
         return [p.pid for p in list(self._pool._processes.values())]  # noqa: SLF001 - no public accessor
 
     def close(self) -> None:

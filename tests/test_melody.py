@@ -4,7 +4,6 @@ synthesised audio (harmonic tones over chords), end to end; no mocks."""
 from __future__ import annotations
 
 import os
-import struct
 
 import numpy as np
 import pytest
@@ -22,6 +21,7 @@ from fingerprints.melody import (  # noqa: E402
     extract_melody,
     load_symbolic,
 )
+from tests.midi import midi_bytes  # noqa: E402
 
 CORPUS = os.path.join(os.path.dirname(music21.__file__), "corpus")
 
@@ -52,35 +52,9 @@ def matcher(oneills) -> MelodyMatcher:
 
 
 def _midi(tracks: list[tuple[str, int, int, list[tuple[int, float, float]]]], qpm: float = 100.0) -> bytes:
-    """Standard MIDI file: tracks of (name, channel, program, [(pitch, onset quarters, duration quarters)])."""
-    def vlq(n: int) -> bytes:
-        out = [n & 0x7F]
-        n >>= 7
-        while n:
-            out.append(0x80 | (n & 0x7F))
-            n >>= 7
-        return bytes(reversed(out))
-
-    def track(events):
-        events.sort(key=lambda e: (e[0], 0 if e[1][0] & 0xF0 == 0x80 else 1))
-        body, last = b"", 0
-        for tick, data in events:
-            body += vlq(tick - last) + data
-            last = tick
-        body += b"\x00\xff\x2f\x00"
-        return b"MTrk" + struct.pack(">I", len(body)) + body
-
-    tempo = int(round(60_000_000 / qpm))
-    chunks = [track([(0, b"\xff\x51\x03" + tempo.to_bytes(3, "big")), (0, b"\xff\x58\x04\x04\x02\x18\x08")])]
-    for name, ch, program, notes in tracks:
-        ev = [(0, b"\xff\x03" + vlq(len(name)) + name.encode())]
-        if ch != 9:
-            ev.append((0, bytes([0xC0 | ch, program])))
-        for p, on, d in notes:
-            ev.append((int(on * 480), bytes([0x90 | ch, p, 90])))
-            ev.append((int((on + d) * 480), bytes([0x80 | ch, p, 0])))
-        chunks.append(track(ev))
-    return b"MThd" + struct.pack(">IHHH", 6, 1, len(chunks), 480) + b"".join(chunks)
+    """Tracks of (name, channel, program, [(pitch, onset quarters, duration quarters)]), velocity 90."""
+    return midi_bytes([{"name": name, "channel": ch, "program": program, "notes": [(p, on, d, 90) for p, on, d in notes]}
+                       for name, ch, program, notes in tracks], qpm)
 
 
 def _tone(pitch: float, seconds: float, rate: int, level: float = 1.0) -> np.ndarray:
