@@ -6,6 +6,7 @@ speed. Figures go to the "melody" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -127,8 +128,24 @@ _FORM_WORDS = r"\b(the|a|an|reel|jig|jigs|hornpipe|strathspey|set dance|slip|sin
               r"or|and|of|my|o|s|mr|mrs|miss|de|le|la|der|die|das|ein|eine)\b"
 
 
+def title_ascii(title: str) -> str:
+    """Lower-case ASCII of a title. Essen's files spell umlauts as code page 437 bytes (0x81 for u-umlaut, 0x94
+    for o-umlaut) inside UTF-8, which reading as latin-1 turns into two-character junk; undone here, so that
+    'Koenigskinder' in one file meets the same word with a code page 437 umlaut in another."""
+    try:
+        title = title.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        pass
+    title = "".join(bytes([ord(c)]).decode("cp437") if 0x80 <= ord(c) < 0xA0 else c for c in title)
+    title = title.translate(_UMLAUTS)
+    return unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+
+
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})
+
+
 def norm_title(title: str) -> str:
-    t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    t = title_ascii(title)
     t = re.sub(r"\(.*?\)|\[.*?\]", " ", t)
     t = re.sub(r"[^a-z ]+", " ", t)
     t = re.sub(_FORM_WORDS, " ", t)
@@ -145,7 +162,7 @@ def title_grams(titles: list[str], n: int = 7) -> set[str]:
     meet: 'Vogelhochzeit' / 'Vogel Hochzeit', 'Brombeeren' / 'Brombeerpflueckerin')."""
     out: set[str] = set()
     for title in titles:
-        t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+        t = title_ascii(title)
         t = re.sub(r"\(.*?\)|\[.*?\]|\d.*$", " ", t)
         t = re.sub(r"[^a-z ]+", " ", t)
         t = re.sub(_FORM_WORDS, " ", t)
@@ -159,27 +176,66 @@ def title_grams(titles: list[str], n: int = 7) -> set[str]:
 def unrelated_pool(pool: list[int], catalog: list[int], meta: list[dict], mels: list[Melody],
                    check: "RelatedCheck") -> tuple[list[int], dict]:
     """The tunes of `pool` that are plainly not versions of a catalog tune: no 7-letter title run in common
-    with any catalog title, and no stretch of RELATED_STRETCH notes nearly identical to a catalog tune.
-    (Without this, the 'false positives' at the top were mostly the same song under another title, e.g.
+    with any catalog title, no long title word spelt nearly like a catalog title's (dialect and spelling:
+    'Kuenigeskinner' / 'Koenigskinder'), and no stretch of RELATED_STRETCH notes nearly identical to a catalog
+    tune. (Without this, the 'false positives' at the top were mostly the same song under another title, e.g.
     Essen's 'Die Brombeeren' / 'Die Brombeerpflueckerin'.) Independent of the matcher."""
     grams: set[str] = set()
+    words = SpellingIndex()
     for i in catalog:
         grams |= title_grams(meta[i]["titles"][:1])
-    by_title, by_notes, keep = 0, 0, []
+        words.add(title_words(meta[i]["titles"][:1]))
+    by_title, by_spelling, by_notes, keep = 0, 0, 0, []
     for i in pool:
         if title_grams(meta[i]["titles"][:1]) & grams:
             by_title += 1
+        elif words.near(title_words(meta[i]["titles"][:1])):
+            by_spelling += 1
         elif check.related(mels[i].pitch) is not None:
             by_notes += 1
         else:
             keep.append(i)
-    return keep, {"pool": len(pool), "kept": len(keep), "title": by_title, "notes": by_notes}
+    return keep, {"pool": len(pool), "kept": len(keep), "title": by_title, "spelling": by_spelling,
+                  "notes": by_notes}
+
+
+SPELLING_MIN_LETTERS = 8
+SPELLING_RATIO = 0.8
+"""Two title words of at least SPELLING_MIN_LETTERS letters are one word spelt two ways when difflib's
+similarity ratio reaches this (measured on examples: 'kunigeskiner'/'konigskinder' 0.83, 'wirtshaus'/
+'wirtshausle' 0.90; 'schaetzchen'/'maedchen' 0.63)."""
+
+
+def title_words(titles: list[str]) -> set[str]:
+    """The long words of the titles, spelling-folded as title_keys folds them."""
+    return {w for t in titles for k in title_keys(t)[:1] for w in k.split() if len(w) >= SPELLING_MIN_LETTERS}
+
+
+class SpellingIndex:
+    """Title words by length, for 'spelt nearly alike' lookups."""
+
+    def __init__(self) -> None:
+        self.by_len: dict[int, set[str]] = {}
+
+    def add(self, words: set[str]) -> None:
+        for w in words:
+            self.by_len.setdefault(len(w), set()).add(w)
+
+    def near(self, words: set[str]) -> bool:
+        for w in words:
+            for n in range(len(w) - 3, len(w) + 4):
+                for other in self.by_len.get(n, ()):
+                    matcher = difflib.SequenceMatcher(None, w, other)
+                    if matcher.real_quick_ratio() >= SPELLING_RATIO and matcher.quick_ratio() >= SPELLING_RATIO \
+                            and matcher.ratio() >= SPELLING_RATIO:
+                        return True
+        return False
 
 
 def title_keys(title: str) -> list[str]:
     """Spelling-tolerant keys of a title (first lines of songs in Essen: 'Wirthshaus'/'Wirtshaus',
     'Kuckuk'/'Kukuk' are one song)."""
-    t = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    t = title_ascii(title)
     t = re.sub(r"\(.*?\)|\[.*?\]", " ", t)
     t = re.sub(r"\d.*$", " ", t)
     t = re.sub(r"[^a-z ]+", " ", t)
