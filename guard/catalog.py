@@ -247,9 +247,11 @@ class Catalog:
         with self._landmark_lock:
             return self._labelled(self.landmarks.match(peaks))
 
-    def match_melody(self, tune: melody.Melody) -> list[tuple[melody.MelodyMatch, WorkLabel]]:
+    def match_melody(self, tune: melody.Melody, *, transcribed: bool) -> list[tuple[melody.MelodyMatch, WorkLabel]]:
+        """`transcribed`: extracted from the screened audio rather than sent as a score (MelodyMatcher.match)."""
         with self._melody_lock:
-            return self._labelled(self.melodies.match(tune, max_false_match=MELODY_MAX_FALSE_MATCH))
+            return self._labelled(self.melodies.match(tune, max_false_match=MELODY_MAX_FALSE_MATCH,
+                                                      transcribed=transcribed))
 
     def _labelled(self, found: list) -> list:
         """Matches with their work's label; a work retired meanwhile drops out."""

@@ -226,14 +226,15 @@ class Screener:
                         ) -> tuple[list[tuple[Evidence, tuple[str, ...]]], melody.Melody | None, str]:
         """The melody path: the given melody or the one extracted from the audio, matched; the matches, the
         melody and where it came from."""
-        if given is None:
+        transcribed = given is None
+        if transcribed:
             with watch.stage("melody"):
                 given = _extracted_melody(audio, self._extract_melody)
         tune, source = given
         if tune is None:
             return [], None, source
         with watch.stage("melody_match"):
-            return melody_evidence(self._catalog.match_melody(tune)), tune, source
+            return melody_evidence(self._catalog.match_melody(tune, transcribed=transcribed)), tune, source
 
     def _store(
         self,

@@ -21,6 +21,7 @@ from fingerprints.melody import (  # noqa: E402
     extract_melody,
     load_symbolic,
 )
+from fingerprints.melody.matcher import prepare_query  # noqa: E402
 from tests.midi import midi_bytes  # noqa: E402
 
 CORPUS = os.path.join(os.path.dirname(music21.__file__), "corpus")
@@ -210,6 +211,26 @@ def test_unrelated_tunes_do_not_match_strongly(oneills, matcher):
     found = [m for _, tune in oneills[:10] for m in matcher.match(tune.slice(0, min(len(tune), 60)))]
     assert len(found) <= 2
     assert all(m.false_match_probability > 1e-3 for m in found)
+
+
+def test_transcribed_queries_pay_less_for_gaps(oneills, matcher):
+    """A transcription invents and drops notes by itself, so a melody extracted from audio is aligned with
+    cheaper gaps (and its own null) than a notated one; the service says which it has."""
+    from fingerprints.melody.notes import melody_from_arrays
+    host = oneills[0][1]
+    work, source = oneills[40]
+    query, _ = _quote(host, source, (5, 8), transpose=2, stretch=1.0)
+    at = len(query) // 2  # a spurious note, a beat long, in the middle of the quotation
+    onset = np.concatenate([query.onset[:at], [query.onset[at]], query.onset[at:] + 1.0])
+    spurious = melody_from_arrays(np.insert(query.pitch, at, query.pitch[at] + 5),
+                                  onset, np.insert(query.duration, at, 1.0), seconds_per_beat=0.4)
+    notated = [m for m in matcher.match(spurious, max_false_match=1.0, transcribed=False) if m.work_number == work]
+    transcribed = [m for m in matcher.match(spurious, max_false_match=1.0, transcribed=True) if m.work_number == work]
+    assert notated and transcribed
+    assert transcribed[0].alignment_score > notated[0].alignment_score
+    assert prepare_query(spurious).transcribed is False
+    assert prepare_query(melody_from_arrays(spurious.pitch + 0.3, spurious.onset, spurious.duration,
+                                            seconds_per_beat=0.4)).transcribed is True
 
 
 def test_add_and_remove(oneills, matcher):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fingerprints.atomic import replacing
-from fingerprints.melody.align import DEFAULT_PARAMS, Alignment, AlignParams, align
+from fingerprints.melody.align import DEFAULT_PARAMS, TRANSCRIBED_PARAMS, Alignment, AlignParams, align
 from fingerprints.melody.index import MelodyIndex, split_ids
 from fingerprints.melody.notes import Melody
 from fingerprints.melody.represent import (
@@ -36,7 +36,7 @@ from fingerprints.melody.represent import (
     unit,
     windows,
 )
-from fingerprints.melody.score import NullModel
+from fingerprints.melody.score import TRANSCRIBED_NULL, NullModel
 
 NEIGHBOURS = 32
 SHORTLIST = 48
@@ -167,6 +167,9 @@ class MelodyMatcher:
         self.patterns = patterns
         self.null = null or NullModel()
         self.params = params
+        self.transcribed_null = TRANSCRIBED_NULL
+        self.transcribed_params = TRANSCRIBED_PARAMS
+        """Alignment costs and null for queries transcribed from audio (align.TRANSCRIBED_PARAMS)."""
         self.catalog_notes = sum(len(r.reduced) for r in references.values())
 
     @classmethod
@@ -376,7 +379,7 @@ class MelodyMatcher:
                 continue
             tried.add(step)
             trans = step + query.tuning
-            al = align(qp - trans, qd, rp, rd, rw, self.params)
+            al = align(qp - trans, qd, rp, rd, rw, self.transcribed_params if query.transcribed else self.params)
             if best is None or al.score > best[0].score:
                 best = (al, trans)
                 subs = al.pairs[al.pairs[:, 4] == 1] if len(al.pairs) else al.pairs
@@ -387,12 +390,15 @@ class MelodyMatcher:
         return al.shifted(reference=r_lo), trans, sel
 
     def match(self, melody: Melody, *, max_false_match: float = MAX_FALSE_MATCH,
-              shortlist: int = SHORTLIST) -> list[MelodyMatch]:
+              shortlist: int = SHORTLIST, transcribed: bool | None = None) -> list[MelodyMatch]:
         """Every quotation of a catalog work in `melody` whose false-match probability is at most
-        `max_false_match`, strongest first, one per work and stretch of the query."""
-        query = prepare_query(melody)
+        `max_false_match`, strongest first, one per work and stretch of the query. `transcribed` says whether
+        the melody was transcribed from audio (scored with the transcription's alignment costs and null);
+        by default, when its pitches are not all whole semitones."""
+        query = prepare_query(melody, transcribed=transcribed)
         if query is None:
             return []
+        null = self.transcribed_null if query.transcribed else self.null
         found: list[MelodyMatch] = []
         for hyp in self.candidates(query, shortlist=shortlist):
             res = self.verify(query, hyp)
@@ -401,7 +407,7 @@ class MelodyMatcher:
             al, trans, sel = res
             if not len(al.pairs):
                 continue
-            p = self.null.false_match_probability(al.score, len(query.reduced), self.catalog_notes)
+            p = null.false_match_probability(al.score, len(query.reduced), self.catalog_notes)
             if p > max_false_match:
                 continue
             described = self._describe(query, hyp, al, trans, sel, p)
@@ -514,14 +520,15 @@ class Query:
     anchor_span: np.ndarray
     anchor_index: np.ndarray
     window_mean: np.ndarray
-    integral: bool
+    transcribed: bool
+    """Transcribed from audio (scored with TRANSCRIBED_PARAMS and its null) rather than notated."""
     median_ioi_s: float = 0.5
     tuning: float = 0.0
     """Semitones (-0.5..0.5) by which the query's notes sit off the equal-tempered grid (audio only)."""
 
 
-def prepare_query(melody: Melody) -> Query | None:
-    """Reduce ornaments, cut a window at every (collapsed) note."""
+def prepare_query(melody: Melody, *, transcribed: bool | None = None) -> Query | None:
+    """Reduce ornaments, cut a window at every (collapsed) note. `transcribed`: see MelodyMatcher.match."""
     if len(melody) < MIN_QUERY_NOTES:
         return None
     reduced, starts, _ = _reduce(melody)
@@ -535,7 +542,8 @@ def prepare_query(melody: Melody) -> Query | None:
     d_s = np.diff(np.append(reduced.start, reduced.end[-1]))
     frac = reduced.pitch - np.round(reduced.pitch)
     tuning = 0.0 if integral else float(np.angle(np.sum(reduced.duration * np.exp(2j * np.pi * frac))) / (2 * np.pi))
-    return Query(melody, reduced, starts, d, float(np.median(d)), vecs, con[anchors], span, anchors, mean, integral,
+    transcribed = (not integral) if transcribed is None else transcribed
+    return Query(melody, reduced, starts, d, float(np.median(d)), vecs, con[anchors], span, anchors, mean, transcribed,
                  float(np.median(d_s)), tuning)
 
 

@@ -74,3 +74,8 @@ def fit_null(scores: np.ndarray, query_notes: np.ndarray, catalog_notes: int, *,
         if best is None or r.fun < best.fun:
             best = r
     return NullModel(lam=float(math.exp(best.x[0])), log_k=float(best.x[1]), fitted_on=int(len(s)))
+
+
+TRANSCRIBED_NULL = NullModel(lam=0.3802, log_k=-13.186, fitted_on=799)
+"""The null for align.TRANSCRIBED_PARAMS, fitted the same way on the same background queries
+(`scripts/bench/run-melody --calibrate-only` prints both)."""

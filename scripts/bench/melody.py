@@ -923,7 +923,7 @@ def main() -> None:
     from fingerprints.melody import MAX_FALSE_MATCH, MelodyMatcher, NoMelodyFound
     from fingerprints.melody.audio import extract, pitch_track
     from fingerprints.melody.matcher import prepare_query
-    from fingerprints.melody.score import NullModel, fit_null
+    from fingerprints.melody.score import TRANSCRIBED_NULL, NullModel, fit_null
 
     faiss.omp_set_num_threads(1)
     quick = args.quick
@@ -963,27 +963,33 @@ def main() -> None:
     # -- null calibration on background queries (disjoint from catalog and negatives) ----------------------
     bg = make_queries("background", background_pool, list(SYMBOLIC), (4, 8), background_pool, mels, n_bg,
                       args.seed + 1)
-    bg_scores, bg_notes = [], []
-    for spec in bg:
-        if _related_filter(check, spec):
-            continue
-        melody = to_melody(spec.notes, spec.qpm)
-        q = prepare_query(melody)
-        if q is None:
-            continue
-        found = matcher.match(melody, max_false_match=1.0)
-        bg_scores.append(max((m.alignment_score for m in found), default=0.0))
-        bg_notes.append(len(q.reduced))
-    fitted = fit_null(np.array(bg_scores), np.array(bg_notes), matcher.catalog_notes)
-    default = NullModel()
-    print(f"null fitted on {fitted.fitted_on} background queries: lam={fitted.lam:.4f} log_k={fitted.log_k:.3f} "
-          f"(package default lam={default.lam:.4f} log_k={default.log_k:.3f})", flush=True)
+    bg = [spec for spec in bg if not _related_filter(check, spec)]
+
+    def fit_background(transcribed: bool):
+        """The null of one reading (notated or transcribed costs), fitted on the background queries."""
+        scores, notes = [], []
+        for spec in bg:
+            melody = to_melody(spec.notes, spec.qpm)
+            q = prepare_query(melody)
+            if q is None:
+                continue
+            found = matcher.match(melody, max_false_match=1.0, transcribed=transcribed)
+            scores.append(max((m.alignment_score for m in found), default=0.0))
+            notes.append(len(q.reduced))
+        return fit_null(np.array(scores), np.array(notes), matcher.catalog_notes)
+
+    fitted, fitted_transcribed = fit_background(False), fit_background(True)
+    for name, fit, default in (("notated", fitted, NullModel()), ("transcribed", fitted_transcribed, TRANSCRIBED_NULL)):
+        print(f"{name} null fitted on {fit.fitted_on} background queries: lam={fit.lam:.4f} log_k={fit.log_k:.3f} "
+              f"(package default lam={default.lam:.4f} log_k={default.log_k:.3f})", flush=True)
     if args.calibrate_only:
         print(f"NullModel(lam={fitted.lam:.4f}, log_k={fitted.log_k:.3f}, fitted_on={fitted.fitted_on})")
+        print(f"TRANSCRIBED_NULL = NullModel(lam={fitted_transcribed.lam:.4f}, log_k={fitted_transcribed.log_k:.3f}, "
+              f"fitted_on={fitted_transcribed.fitted_on})")
         return
     if args.refit:
-        matcher.null = fitted
-    null_used = matcher.null
+        matcher.null, matcher.transcribed_null = fitted, fitted_transcribed
+    null_used, transcribed_null_used = matcher.null, matcher.transcribed_null
 
     # -- symbolic queries ------------------------------------------------------------------------------------
     def run_specs(specs, true_of):
@@ -1161,7 +1167,7 @@ def main() -> None:
         t0 = time.perf_counter()
         bigm = MelodyMatcher.build(big)
         big_build = time.perf_counter() - t0
-        bigm.null = null_used
+        bigm.null, bigm.transcribed_null = null_used, transcribed_null_used
         sample = pos_rows_all[:: max(1, len(pos_rows_all) // 200)]
         bt = []
         for r in sample:
@@ -1182,13 +1188,16 @@ jobs, so speed figures are upper bounds. Total run time {total / 60:.0f} min.
 
 Catalog: {matcher.works if scale == 0 else len(catalog)} tunes from music21's Essen, O'Neill's, Ryan's and Aird's
 collections ({len(mels)} parsed, {len(info['failed'])} unreadable); tunes that share a title or a 16-interval run
-go to the same side of the split. Scores use the {"null refitted in this run" if args.refit else "package's calibrated null"}
-(lambda {null_used.lam:.3f}, log K {null_used.log_k:.2f}, fitted on {null_used.fitted_on} background queries: tunes
-outside both catalog and negatives; this run's refit on {fitted.fitted_on}: lambda {fitted.lam:.3f}, log K
-{fitted.log_k:.2f}). False-positive thresholds come from
+go to the same side of the split. Scores use the {"nulls refitted in this run" if args.refit else "package's calibrated nulls"}
+(notated queries: lambda {null_used.lam:.3f}, log K {null_used.log_k:.2f}; audio queries, scored with the
+transcription's gap costs: lambda {transcribed_null_used.lam:.3f}, log K {transcribed_null_used.log_k:.2f}; fitted on
+{null_used.fitted_on} background queries: tunes outside both catalog and negatives; this run's refits: lambda
+{fitted.lam:.3f}, log K {fitted.log_k:.2f} and lambda {fitted_transcribed.lam:.3f}, log K
+{fitted_transcribed.log_k:.2f}). False-positive thresholds come from
 {len(negs)} symbolic negatives (queries built the same way from non-catalog tunes that are plainly not versions
 of a catalog tune: {neg_stats['kept']} of {neg_stats['pool']} held-out tunes, after dropping {neg_stats['title']} that
-share a 7-letter title run with a catalog title and {neg_stats['notes']} that share a near-identical 24-note
+share a 7-letter title run with a catalog title, {neg_stats['spelling']} whose long title word is spelt nearly like one
+and {neg_stats['notes']} that share a near-identical 24-note
 stretch with one; the background set is cleaned the same way; {len(related)} generated queries were dropped for
 the same 24-note reason) and {len(aneg)} audio negatives at 0 dB; the
 false-match probability threshold at 1% FPR is {thr[0.01]:.3g}, at 0.1% {thr[0.001]:.3g}; the default
