@@ -31,11 +31,14 @@ import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
+
+import guard  # noqa: E402,F401 - first: the service's thread defaults (guard/__init__.py) before numpy and FAISS load
+
+# isort: split
+import numpy as np  # noqa: E402
 
 import fingerprints  # noqa: E402
 from fingerprints.chromaprint import CODE_SPAN_S, FRAME_HOP_S, SAMPLE_RATE  # noqa: E402

@@ -32,14 +32,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
-
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 
+import guard  # noqa: E402,F401 - first: the service's thread defaults (guard/__init__.py) before numpy and FAISS load
+
+# isort: split
 import _report  # noqa: E402
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
 
 import fingerprints  # noqa: E402
 from fingerprints import landmarks  # noqa: E402
