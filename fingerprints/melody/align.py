@@ -35,8 +35,9 @@ class AlignParams:
     duration_weight: float = 0.15
     """Penalty per octave (factor 2) of duration mismatch beyond the tolerance, capped at 2 octaves. Small:
     performers swing, dot and re-rhythm what they quote, so a rhythm that disagrees is weak evidence against
-    a copy (measured on the folk benchmark with the gap costs below: 0.15 kept jittered quotations better
-    than 0.25 or 0.5 and lost nothing on literal ones)."""
+    a copy. Chosen with the gap costs below, as one set of costs: of the sets measured on the folk
+    benchmark's development queries, those with 0.15 kept jittered quotations better than those with 0.25 or
+    0.5."""
     duration_tolerance: float = 0.0
     """Octaves of duration mismatch that cost nothing (timing jitter, swing)."""
     group_penalty: float = 1.5
@@ -48,9 +49,10 @@ class AlignParams:
     """Gaps cost about what a matched note earns (plus its length in reference units): a quotation seldom
     gains or drops notes once ornaments are consolidated, while a chance alignment between two tunes of one
     tradition is mostly stitched together with gaps and groups. Measured on the folk benchmark's development
-    queries (seeds apart from the reported run's), against base costs of 1 and a group cost of 0.5: recall
-    at 0.1% false positives rose from 84% to 90% for 8 literal bars, from 68% to 81% with changed notes, from
-    44% to 59% with rhythmic jitter, and fell from 67% to 62% at 1% for ornamented ones."""
+    queries (quotations drawn with other seeds than the reported run's; the same negatives), against the
+    earlier costs (gap base 1, group 0.5, duration weight 0.5): recall at 0.1% false positives rose from 84%
+    to 90% for 8 literal bars, from 68% to 81% with changed notes, from 44% to 59% with rhythmic jitter, and
+    fell from 67% to 62% at 1% for ornamented ones."""
     rhythm_match: float = 0.0
     """Credit for a note whose duration agrees (falls linearly to 0 at a ratio of 2**0.3). Measured on the
     folk benchmark: 0.75 lowered recall at a fixed false-positive rate (unrelated tunes of one tradition share
