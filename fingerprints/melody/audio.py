@@ -296,9 +296,11 @@ def _refine(sal: np.ndarray, path: np.ndarray) -> np.ndarray:
     return np.clip(shift, -0.5, 0.5) + (b - path)
 
 
-OCTAVE_ALTERNATIVES = (-12.0, -19.0)
+HARMONIC_ERRORS = (2, 3, 5)
 """Harmonic errors a harmonic sum makes on instruments with weak fundamentals (violin, clarinet): the note
-heard an octave or an octave and a fifth (3rd harmonic) too high."""
+heard at its 2nd, 3rd or 5th harmonic (an octave, a twelfth, two octaves and a third too high; a clarinet's
+low register, with its weak even harmonics, can lead with the 5th)."""
+OCTAVE_ALTERNATIVES = tuple(-12.0 * float(np.log2(h)) for h in HARMONIC_ERRORS)
 ALT_EVIDENCE = 0.3
 """A lower reading needs spectral peaks at its own harmonics that the higher reading cannot explain (odd
 harmonics of the octave below, non-multiples of 3 below a 12th) worth at least this share of the energy
@@ -335,9 +337,9 @@ def _partial_energy(data, indices, indptr, lo, hi, f, harmonics):
 
 
 def _fix_octaves(notes: list[tuple], peak) -> list[tuple]:
-    """Note-level correction of harmonic (octave / twelfth) errors: a Viterbi over each note's readings
-    (as tracked, an octave lower, a twelfth lower), where a lower reading is allowed only with spectral
-    evidence of its own and the cost is the melodic leaps it creates."""
+    """Note-level correction of harmonic (octave, twelfth, ...) errors: a Viterbi over each note's readings
+    (as tracked, or as the fundamental below it for each of HARMONIC_ERRORS), where a lower reading is
+    allowed only with spectral evidence of its own and the cost is the melodic leaps it creates."""
     n = len(notes)
     if n < 3:
         return notes
@@ -345,8 +347,9 @@ def _fix_octaves(notes: list[tuple], peak) -> list[tuple]:
     cost = np.zeros((n, len(shifts)))
     data, indices, indptr = peak.data, peak.indices, peak.indptr
     own_harmonics = np.arange(1, 6)
-    # a lower reading's own partials: odd harmonics of the octave below, non-multiples of 3 below a twelfth
-    alt_harmonics = [np.array([h for h in range(1, 9) if h % (2 if shift == -12.0 else 3)]) for shift in shifts[1:]]
+    # a lower reading's own partials: those the higher reading cannot explain (not multiples of its harmonic
+    # number: odd harmonics of the octave below, non-multiples of 3 below a twelfth, ...)
+    alt_harmonics = [np.array([h for h in range(1, 9) if h % n]) for n in HARMONIC_ERRORS]
     for k, (lo, hi, p, _) in enumerate(notes):
         f = 440.0 * 2 ** ((p - 69) / 12)
         own = _partial_energy(data, indices, indptr, lo, hi, f, own_harmonics) + 1e-12
