@@ -349,7 +349,7 @@ def _fix_octaves(notes: list[tuple], peak) -> list[tuple]:
     own_harmonics = np.arange(1, 6)
     # a lower reading's own partials: those the higher reading cannot explain (not multiples of its harmonic
     # number: odd harmonics of the octave below, non-multiples of 3 below a twelfth, ...)
-    alt_harmonics = [np.array([h for h in range(1, 9) if h % n]) for n in HARMONIC_ERRORS]
+    alt_harmonics = [np.array([h for h in range(1, 9) if h % number]) for number in HARMONIC_ERRORS]
     for k, (lo, hi, p, _) in enumerate(notes):
         f = 440.0 * 2 ** ((p - 69) / 12)
         own = _partial_energy(data, indices, indptr, lo, hi, f, own_harmonics) + 1e-12
