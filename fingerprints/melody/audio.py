@@ -302,9 +302,9 @@ heard at its 2nd, 3rd or 5th harmonic (an octave, a twelfth, two octaves and a t
 low register, with its weak even harmonics, can lead with the 5th)."""
 OCTAVE_ALTERNATIVES = tuple(-12.0 * float(np.log2(h)) for h in HARMONIC_ERRORS)
 ALT_EVIDENCE = 0.3
-"""A lower reading needs spectral peaks at its own harmonics that the higher reading cannot explain (odd
-harmonics of the octave below, non-multiples of 3 below a 12th) worth at least this share of the energy
-the higher reading explains."""
+"""A lower reading needs spectral peaks at its own harmonics that the higher reading cannot explain (those
+that are not multiples of the harmonic number: odd harmonics of the octave below, ...) worth at least this
+share of the energy the higher reading explains."""
 ALT_COST = 2.0
 STEP_COST = 0.5
 """Per semitone of melodic interval (capped at 14): melodies move mostly by step, so a reading that turns

@@ -1005,7 +1005,7 @@ def main() -> None:
             if q is not None and true_of(spec) is not None:
                 short = any(h.work == true_of(spec) for h in matcher.candidates(q))
             rows.append({"spec": spec, "best": best, "best_other": best_other, "true": true_best, "t": dt_s,
-                         "short": short})
+                         "short": short, "notes": len(q.reduced) if q is not None else 0})
         return rows
 
     negs = [s for s in make_queries("negative", negatives_pool, list(SYMBOLIC), (4, 8), negatives_pool, mels,
@@ -1046,7 +1046,7 @@ def main() -> None:
     for nb in (4, 8):
         rows = [r for r in pos_rows_all if r["spec"].recipe == "exact" and r["spec"].n_bars == nb]
         matched = float(np.median([r["true"].matched_notes if r["true"] else 0 for r in rows]))
-        notes = int(np.median([len(prepare_query(to_melody(r["spec"].notes, r["spec"].qpm)).reduced) for r in rows]))
+        notes = int(np.median([r["notes"] for r in rows]))
         needed = [null_used.score_for(thr[f], notes, matcher.catalog_notes) / DEFAULT_PARAMS.match for f in (0.01, 0.001)]
         evidence[nb] = (matched, notes, *needed)
 
