@@ -77,8 +77,11 @@ class Constellations:
         return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in ("keys", "frames", "bins", "spans")))
 
     def sorted(self) -> "Constellations":
-        order = key_order(self.keys)
-        return Constellations(self.keys[order], self.frames[order], self.bins[order], self.spans[order])
+        return self.take(key_order(self.keys))
+
+    def take(self, rows: np.ndarray) -> "Constellations":
+        """The given rows (indices or a boolean mask), in that order."""
+        return Constellations(self.keys[rows], self.frames[rows], self.bins[rows], self.spans[rows])
 
 
 def key_order(keys: np.ndarray) -> np.ndarray:

@@ -54,6 +54,13 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Search:
+    candidates: list[Candidate]
+    hit: np.ndarray
+    """Per query row: whether its key is in the index."""
+
+
+@dataclass(frozen=True)
 class _Segment:
     directory: np.ndarray
     residues: np.ndarray
@@ -139,7 +146,17 @@ class LandmarkIndex:
 
     def candidates(self, query: Constellations) -> list[Candidate]:
         """Reference stretches that many query keys point to at a consistent offset, best first."""
+        return self.search(query).candidates
+
+    def search(self, query: Constellations) -> Search:
+        """The candidates, and which query rows found any posting at all (the only ones that can pair
+        with a reference's keys in verification)."""
         rows, positions = self._lookup(query.keys)
+        hit = np.zeros(len(query), dtype=bool)
+        hit[rows] = True
+        return Search(self._vote(query, rows, positions), hit)
+
+    def _vote(self, query: Constellations, rows: np.ndarray, positions: np.ndarray) -> list[Candidate]:
         if not len(rows):
             return []
         cells = (positions - query.frames[rows]) >> CELL_BITS

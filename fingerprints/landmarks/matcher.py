@@ -11,7 +11,7 @@ from fingerprints.landmarks.hashes import Constellations, query_constellations, 
 from fingerprints.landmarks.index import Candidate, LandmarkIndex
 from fingerprints.landmarks.peaks import LandmarkFingerprint
 from fingerprints.landmarks.spectrum import BINS_PER_OCTAVE, FRAME_S
-from fingerprints.landmarks.verify import NULL_MODEL, NullModel, Stretch, stretches
+from fingerprints.landmarks.verify import NULL_MODEL, Landings, NullModel, Stretch, stretches
 from fingerprints.verify import strongest_per_stretch
 
 MAX_FALSE_MATCH = 1e-4
@@ -98,17 +98,18 @@ class LandmarkMatcher:
         probes = query_constellations(query)
         if not len(probes):
             return []
-        candidates = self.index.candidates(probes)
-        ordered = probes.sorted()
+        search = self.index.search(probes)
+        ordered = probes.take(search.hit).sorted()  # a row with no posting cannot pair with a reference key
         examined: list[tuple[int, Transform, Stretch]] = []
-        for work, regions in _regions(candidates).items():
+        for work, regions in _regions(search.candidates).items():
             reference = self._references.get(work)
             if reference is None:
                 continue
             parts = [reference_constellations(reference, lo, hi) for lo, hi in regions]
             hits = join(ordered, Constellations.concatenate(parts))
+            landings = Landings.of(reference)
             for transform in transforms(hits):
-                examined.extend((work, transform, s) for s in stretches(query, reference, transform))
+                examined.extend((work, transform, s) for s in stretches(query, landings, transform))
         trials = max(1, len(examined))
         return [_match(work, t, s, self._null.false_match_probability(s, trials)) for work, t, s in examined]
 

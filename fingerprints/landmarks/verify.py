@@ -83,17 +83,44 @@ class Stretch:
         return float(-math.log10(max(tail, 1e-300)))
 
 
-def stretches(query: LandmarkFingerprint, reference: LandmarkFingerprint, transform: Transform) -> list[Stretch]:
+@dataclass(frozen=True)
+class Landings:
+    """Where a moved query peak counts as landing on one reference: codes frame * 512 + half-bin of every
+    position within the landing tolerance of a reference peak (sorted), so one lookup per peak decides.
+    Built once per reference and query, shared by every transform and decoy."""
+
+    codes: np.ndarray
+    last_frame: int
+
+    @classmethod
+    def of(cls, reference: LandmarkFingerprint) -> "Landings":
+        peaks = reference.frames * 512 + np.round(reference.bins * 2).astype(np.int64)
+        near = np.array([dt * 512 + db for dt in range(-MATCH_FRAMES, MATCH_FRAMES + 1)
+                         for db in range(-MATCH_HALF_BINS, MATCH_HALF_BINS + 1)])
+        last = int(reference.frames[-1]) if len(reference.peaks) else -1
+        return cls(np.unique(peaks[:, None] + near[None, :]), last)
+
+    def landed(self, frames: np.ndarray, bins: np.ndarray, transform: Transform, shift_frames: float = 0.0,
+               shift_bins: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Which query peaks land on a reference peak under the (displaced) transform, and which land
+        inside the reference at all."""
+        target_frames = np.round(transform.tempo * frames + transform.offset + shift_frames).astype(np.int64)
+        target_half_bins = np.round((bins - transform.pitch_bins + shift_bins) * 2).astype(np.int64)
+        inside = (target_frames >= 0) & (target_frames <= self.last_frame)
+        codes = target_frames * 512 + target_half_bins
+        hit = self.codes[np.minimum(np.searchsorted(self.codes, codes), len(self.codes) - 1)] == codes
+        return hit & inside, inside
+
+
+def stretches(query: LandmarkFingerprint, reference: Landings, transform: Transform) -> list[Stretch]:
     """The stretches of the query around `transform`'s hits that land on the reference."""
     frames, bins = query.frames, query.bins
     lo = np.searchsorted(frames, transform.first_frame - SEARCH_MARGIN_FRAMES)
     hi = np.searchsorted(frames, transform.last_frame + SEARCH_MARGIN_FRAMES, side="right")
     frames, bins = frames[lo:hi], bins[lo:hi]
-    occupied = _occupancy(reference)
-    last_reference_frame = int(reference.frames[-1]) if len(reference.peaks) else -1
-    landed, inside = _landings(frames, bins, transform, 0.0, 0.0, occupied, last_reference_frame)
-    decoys = [_landings(frames, bins, transform, dt, 0.0, occupied, last_reference_frame) for dt in _DECOY_FRAMES]
-    decoys += [_landings(frames, bins, transform, 0.0, db, occupied, last_reference_frame) for db in _DECOY_BINS]
+    landed, inside = reference.landed(frames, bins, transform)
+    decoys = [reference.landed(frames, bins, transform, shift_frames=dt) for dt in _DECOY_FRAMES]
+    decoys += [reference.landed(frames, bins, transform, shift_bins=db) for db in _DECOY_BINS]
     chance_hits = sum(int((d & i).sum()) for d, i in decoys)
     chance_total = sum(int(i.sum()) for _, i in decoys)
     chance = (chance_hits + 1) / (chance_total + 2)
@@ -113,27 +140,6 @@ def stretches(query: LandmarkFingerprint, reference: LandmarkFingerprint, transf
         if b - a >= MIN_PEAKS:
             found.append(Stretch(int(frames[a]), int(frames[b - 1]), b - a, int(landed[a:b].sum()), chance))
     return found
-
-
-def _occupancy(reference: LandmarkFingerprint) -> np.ndarray:
-    """Sorted codes frame * 512 + half-bin of the reference's peaks."""
-    return np.unique(reference.frames * 512 + np.round(reference.bins * 2).astype(np.int64))
-
-
-def _landings(frames: np.ndarray, bins: np.ndarray, transform: Transform, shift_frames: float, shift_bins: float,
-              occupied: np.ndarray, last_reference_frame: int) -> tuple[np.ndarray, np.ndarray]:
-    """Which query peaks land on a reference peak under the (displaced) transform, and which land
-    inside the reference at all."""
-    target_frames = np.round(transform.tempo * frames + transform.offset + shift_frames).astype(np.int64)
-    target_half_bins = np.round((bins - transform.pitch_bins + shift_bins) * 2).astype(np.int64)
-    inside = (target_frames >= 0) & (target_frames <= last_reference_frame)
-    hit = np.zeros(len(frames), dtype=bool)
-    for dt in range(-MATCH_FRAMES, MATCH_FRAMES + 1):
-        for db in range(-MATCH_HALF_BINS, MATCH_HALF_BINS + 1):
-            codes = (target_frames + dt) * 512 + target_half_bins + db
-            pos = np.minimum(np.searchsorted(occupied, codes), len(occupied) - 1)
-            hit |= occupied[pos] == codes
-    return hit & inside, inside
 
 
 def _smoothed(frames: np.ndarray, values: np.ndarray) -> np.ndarray:
