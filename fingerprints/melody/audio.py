@@ -134,19 +134,18 @@ def salience(samples: np.ndarray):
         f_hi = min(n_frames, f_lo + BLOCK_FRAMES)
         seg = x[f_lo * HOP:(f_hi - 1) * HOP + N_FFT]
         spec = _magnitudes(seg)
-        inner = spec[1:-1]
-        is_peak = (inner > spec[:-2]) & (inner >= spec[2:])
-        floor = spec.max(axis=0, keepdims=True) * 10 ** (-PEAK_RANGE_DB / 20)
+        inner = spec[:, 1:-1]
+        is_peak = (inner > spec[:, :-2]) & (inner >= spec[:, 2:])
+        floor = spec.max(axis=1, keepdims=True) * 10 ** (-PEAK_RANGE_DB / 20)
         is_peak &= inner > floor
-        # straight to CSC (frame-major nonzero), not through a dense copy: converting a dense matrix
-        # costs as much as the STFT
-        frame, row = np.nonzero(is_peak.T)
-        value = inner[row, frame] ** COMPRESS
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(frame, minlength=spec.shape[1]))])
-        sparse_peak = scipy.sparse.csc_matrix((value, row + 1, indptr), shape=spec.shape)
+        # frame-major, so the peaks come out in CSC order (by frame) without a transposed copy
+        frame, row = np.divmod(np.flatnonzero(is_peak), is_peak.shape[1])
+        value = inner[frame, row] ** COMPRESS
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(frame, minlength=spec.shape[0]))])
+        sparse_peak = scipy.sparse.csc_matrix((value, row + 1, indptr), shape=spec.shape[::-1])
         sal_parts.append(sparse_peak.T @ m)
-        power_parts.append(mel @ (spec.astype(np.float64) ** 2))
-        total_parts.append(np.bincount(frame, weights=value * band[row + 1], minlength=spec.shape[1]))
+        power_parts.append((np.square(spec) @ mel.T).T)
+        total_parts.append(np.bincount(frame, weights=value * band[row + 1], minlength=spec.shape[0]))
         peak_parts.append(sparse_peak)
     sal = np.vstack(sal_parts).astype(np.float64)
     power = np.hstack(power_parts)
@@ -157,12 +156,12 @@ def salience(samples: np.ndarray):
 
 
 def _magnitudes(seg: np.ndarray) -> np.ndarray:
-    """|STFT| (FFT bins x frames, float32) of uncentred Hann frames: librosa.stft(center=False) to within
-    float32 rounding, at two thirds of its cost."""
+    """|STFT| (frames x FFT bins, float32) of uncentred Hann frames: librosa.stft(center=False), transposed,
+    to within float32 rounding, at two thirds of its cost."""
     count = 1 + (len(seg) - N_FFT) // HOP
     frames = np.lib.stride_tricks.as_strided(seg, (count, N_FFT), (seg.strides[0] * HOP, seg.strides[0]),
                                              writeable=False)
-    return np.ascontiguousarray(np.abs(scipy.fft.rfft(frames * _window(), axis=1, workers=1)).T)
+    return np.abs(scipy.fft.rfft(frames * _window(), axis=1, workers=1))
 
 
 def _window() -> np.ndarray:
