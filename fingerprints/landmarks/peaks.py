@@ -83,14 +83,24 @@ def find_peaks(spectrogram: np.ndarray) -> LandmarkFingerprint:
     if spectrogram.shape[0] < 3:
         return LandmarkFingerprint(np.zeros(0, dtype=np.uint32))
     size = (2 * NEIGHBOUR_FRAMES + 1, 2 * NEIGHBOUR_BINS + 1)
-    local_max = scipy.ndimage.maximum_filter(spectrogram, size=size, mode="nearest")
-    local_mean = scipy.ndimage.uniform_filter(spectrogram, size=size, mode="nearest")
+    # The neighbourhood maximum is separable: the maximum across bins first, then, only where a point is
+    # that maximum (a few percent of points), the maximum of it over the neighbouring frames.
+    across = scipy.ndimage.maximum_filter1d(spectrogram, size[1], axis=1, mode="nearest")
     rising = np.ones_like(spectrogram, dtype=bool)
     rising[1:] = spectrogram[1:] > spectrogram[:-1]
-    is_peak = ((spectrogram == local_max) & rising & (spectrogram - local_mean >= CONTRAST_DB)
-               & (spectrogram >= MIN_LEVEL_DB))
-    is_peak[:, 0] = is_peak[:, -1] = False
-    frames, bins = np.nonzero(is_peak)
+    candidate = (spectrogram == across) & rising & (spectrogram >= MIN_LEVEL_DB)
+    candidate[:, 0] = candidate[:, -1] = False
+    frames, bins = np.nonzero(candidate)
+    level = spectrogram[frames, bins]
+    last = spectrogram.shape[0] - 1
+    is_max = np.ones(len(frames), dtype=bool)
+    for shift in range(-NEIGHBOUR_FRAMES, NEIGHBOUR_FRAMES + 1):
+        if shift:
+            is_max &= level >= across[np.clip(frames + shift, 0, last), bins]
+    frames, bins = frames[is_max], bins[is_max]
+    local_mean = scipy.ndimage.uniform_filter(spectrogram, size=size, mode="nearest")
+    keep = spectrogram[frames, bins] - local_mean[frames, bins] >= CONTRAST_DB
+    frames, bins = frames[keep], bins[keep]
     below, at, above = (spectrogram[frames, bins + d] for d in (-1, 0, 1))
     curvature = below - 2 * at + above
     offset = np.where(curvature < 0, 0.5 * (below - above) / np.where(curvature < 0, curvature, -1.0), 0.0)
