@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -78,6 +78,9 @@ class AudioMatch:
     reference_end: float
     bit_error_rate: float
     false_match_probability: float
+    repeats: tuple[tuple[float, float], ...] = ()
+    """Other places (reference start, end in seconds) whose audio this stretch of the query reproduces as
+    well: a work that repeats itself (a loop, a chorus, a reprise) holds the copied audio more than once."""
 
     @property
     def score(self) -> float:
@@ -108,7 +111,8 @@ def verify(
     null: NullModel = NULL_MODEL,
     max_false_match: float = MAX_FALSE_MATCH,
 ) -> list[AudioMatch]:
-    """Every matching stretch behind `candidates`, strongest first, one per stretch of the query.
+    """Every matching stretch behind `candidates`, strongest first, one per stretch of the query (with the
+    other places in the same work that the stretch reproduces as its repeats).
 
     `max_false_match` above MAX_FALSE_MATCH is for measurement only (how close unrelated music comes).
     """
@@ -172,28 +176,41 @@ def _stretches(errors: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 class QuerySpan(Protocol):
-    """What any fingerprint's match says about where it lies in the query."""
+    """What any fingerprint's match says about where it lies in the query and the reference."""
 
     work_number: int
     query_start: float
     query_end: float
+    reference_start: float
+    reference_end: float
+    repeats: tuple[tuple[float, float], ...]
 
 
 M = TypeVar("M", bound=QuerySpan)
 
 
 def strongest_per_stretch(matches: Iterable[M], strength: Callable[[M], tuple]) -> list[M]:
-    """Drop a match whose query stretch is mostly covered by a stronger match of the same work.
+    """One match per query stretch and work: the strongest, with the reference spans of the others that
+    cover the same stretch elsewhere in the work as its repeats.
 
-    `strength` orders matches strongest first (smallest key first)."""
+    A weaker match whose query stretch is mostly covered by a stronger match of the same work is dropped;
+    where its reference span lies elsewhere (it is not the same place at a neighbouring offset), the work
+    holds that audio twice, and a lawyer needs every place. `strength` orders matches strongest first
+    (smallest key first)."""
     kept: list[M] = []
     for match in sorted(matches, key=strength):
         length = match.query_end - match.query_start
-        if any(
-            k.work_number == match.work_number
-            and min(k.query_end, match.query_end) - max(k.query_start, match.query_start) > 0.5 * length
-            for k in kept
-        ):
-            continue
-        kept.append(match)
+        for i, k in enumerate(kept):
+            if (k.work_number == match.work_number
+                    and min(k.query_end, match.query_end) - max(k.query_start, match.query_start) > 0.5 * length):
+                place = (match.reference_start, match.reference_end)
+                if not any(_same_place(place, other) for other in ((k.reference_start, k.reference_end), *k.repeats)):
+                    kept[i] = replace(k, repeats=(*k.repeats, place))
+                break
+        else:
+            kept.append(match)
     return kept
+
+
+def _same_place(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return min(a[1], b[1]) - max(a[0], b[0]) > 0.5 * min(a[1] - a[0], b[1] - b[0])

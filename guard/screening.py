@@ -97,6 +97,9 @@ class Evidence:
     reference_first_bar: int = 0
     reference_last_bar: int = 0
     """Melody matches: the reference's bars holding the quoted notes (inclusive)."""
+    repeats: tuple[tuple[float, float], ...] = ()
+    """Audio matches: other places in the reference (start, end seconds) whose audio the same query stretch
+    reproduces as well: a work that repeats itself holds the copied audio more than once."""
     note_pairs: tuple[dict, ...] = ()
     """Melody matches: the alignment, {"kind", "query": {onset_seconds, pitch} | None,
     "reference": {onset_seconds, pitch, bar} | None} per step (JSON-ready: it is stored as is)."""
@@ -318,7 +321,9 @@ class Screener:
             screening_id=row.id,
             verdict=row.verdict,
             decision=decision_from_row(stored),
-            matches=[Evidence(**{**m, "note_pairs": tuple(m.get("note_pairs", ()))}) for m in row.matches],
+            matches=[Evidence(**{**m, "note_pairs": tuple(m.get("note_pairs", ())),
+                                 "repeats": tuple(tuple(span) for span in m.get("repeats", ()))})
+                     for m in row.matches],
             timings=dict(row.timings),
             duration_seconds=row.duration_seconds,
             audio_sha256=row.audio_sha256,
@@ -347,7 +352,7 @@ def audio_evidence(
         fingerprint=CHROMAPRINT, score=round(m.score, 9), false_match_probability=m.false_match_probability,
         bit_error_rate=round(m.bit_error_rate, 4), query_start_seconds=round(m.query_start, 3),
         query_end_seconds=round(min(m.query_end, duration), 3), reference_start_seconds=round(m.reference_start, 3),
-        reference_end_seconds=round(m.reference_end, 3),
+        reference_end_seconds=round(m.reference_end, 3), repeats=_rounded_spans(m.repeats),
     ), label.flags) for m, label in chromaprint]
     exact = [e for e, _ in found]
     for m, label in landmark:
@@ -362,9 +367,14 @@ def audio_evidence(
             query_end_seconds=round(min(m.query_end, duration), 3),
             reference_start_seconds=round(m.reference_start, 3), reference_end_seconds=round(m.reference_end, 3),
             pitch_shift_semitones=round(m.pitch_shift, 2), tempo_ratio=round(m.tempo_ratio, 4),
+            repeats=_rounded_spans(m.repeats),
         ), label.flags))
     found.sort(key=lambda item: (item[0].false_match_probability, item[0].query_start_seconds))
     return found
+
+
+def _rounded_spans(spans: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    return tuple((round(start, 3), round(end, 3)) for start, end in spans)
 
 
 NO_MELODY_IN_AUDIO = "no melody found in the audio"

@@ -235,6 +235,7 @@ def _match_message(m: Evidence) -> screening_pb2.Match:
         reference_first_bar=m.reference_first_bar, reference_last_bar=m.reference_last_bar,
         note_pairs=[screening_pb2.NotePair(kind=p["kind"], query=_note(p.get("query")),
                                            reference=_note(p.get("reference"))) for p in m.note_pairs],
+        repeats=[screening_pb2.ReferenceSpan(start_seconds=a, end_seconds=b) for a, b in m.repeats],
     )
 
 

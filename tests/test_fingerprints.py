@@ -92,6 +92,18 @@ def test_two_quoted_fragments_are_two_matches(works, matcher) -> None:
     assert found[1].reference_start == pytest.approx(60.0, abs=1.0)
 
 
+def test_audio_a_work_holds_twice_is_reported_at_both_places() -> None:
+    """A work that repeats a passage (a loop, a reprise) holds a copy of it at each place: the match gives
+    the strongest and lists the other as a repeat, not as a second match of the same query stretch."""
+    passage = synth_music(60, 15.0)
+    work = np.concatenate([passage, synth_music(61, 20.0), passage, synth_music(62, 10.0)])
+    matcher = fingerprints.AudioMatcher.build([(9, printed(work))])
+    found = matcher.match(printed(passage[int(2 * DEMO_RATE):int(12 * DEMO_RATE)]))
+    assert [m.work_number for m in found] == [9]
+    places = sorted([found[0].reference_start, *(start for start, _ in found[0].repeats)])
+    assert places == [pytest.approx(2.0, abs=0.5), pytest.approx(37.0, abs=0.5)]
+
+
 @pytest.mark.parametrize(
     "name,signal",
     [

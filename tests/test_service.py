@@ -128,6 +128,17 @@ def test_retry_with_the_same_idempotency_key_returns_the_same_screening(guard: G
     assert code == grpc.StatusCode.ALREADY_EXISTS and "different audio" in details
 
 
+def test_audio_a_work_holds_twice_is_reported_with_its_repeat_and_replayed_alike(guard: Guard, song) -> None:
+    chorus = song[10 * DEMO_RATE:25 * DEMO_RATE]
+    register(guard, "looping", wav_bytes(np.concatenate([chorus, synth_music(23, 20.0), chorus]), DEMO_RATE))
+    audio = wav_bytes(chorus[2 * DEMO_RATE:12 * DEMO_RATE], DEMO_RATE)
+    first = screen(guard, audio, key="job-loop")
+    (match,) = audio_matches(first)
+    places = sorted([match.reference_start_seconds, *(r.start_seconds for r in match.repeats)])
+    assert places == [pytest.approx(2.0, abs=0.5), pytest.approx(37.0, abs=0.5)]
+    assert list(screen(guard, audio, key="job-loop").matches) == list(first.matches)
+
+
 def test_prompt_is_encrypted_at_rest_and_never_logged(guard: Guard, capsys) -> None:
     screen(guard, wav_bytes(synth_music(30, 10.0), DEMO_RATE))
     raw = (guard.settings.data_dir / "guard.db").read_bytes()

@@ -39,6 +39,9 @@ class LandmarkMatch:
     chance: float
     """How often they land under decoy transforms."""
     false_match_probability: float
+    repeats: tuple[tuple[float, float], ...] = ()
+    """Other places (reference start, end in seconds) that this stretch of the query reproduces as well
+    (fingerprints.verify.strongest_per_stretch)."""
 
     @property
     def score(self) -> float:

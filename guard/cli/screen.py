@@ -74,6 +74,7 @@ def _screen(args: argparse.Namespace) -> int:
     for m in response.matches:
         where = (f"bars {m.reference_first_bar}-{m.reference_last_bar}" if m.kind == screening_pb2.MATCH_KIND_MELODY
                  else f"{m.reference_start_seconds:.1f}-{m.reference_end_seconds:.1f} s")
+        where += "".join(f", also {r.start_seconds:.1f}-{r.end_seconds:.1f} s" for r in m.repeats)
         change = (f", {m.pitch_shift_semitones:+.1f} st, tempo x{m.tempo_ratio:.3f}"
                   if m.pitch_shift_semitones or m.tempo_ratio not in (0.0, 1.0) else "")
         print(f"  {m.work_id} \"{m.title}\" ({m.rights_holder}): query {m.query_start_seconds:.1f}-"

@@ -98,7 +98,7 @@ class PolicyDecision(_message.Message):
     def __init__(self, decision_id: _Optional[str] = ..., bundle_id: _Optional[str] = ..., revision: _Optional[int] = ..., bundle_digest: _Optional[str] = ..., determining_rules: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Iterable[str]] = ..., errors: _Optional[_Iterable[str]] = ..., effect: _Optional[str] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("work_id", "kind", "score", "false_match_probability", "query_start_seconds", "query_end_seconds", "reference_start_seconds", "reference_end_seconds", "fingerprint", "bit_error_rate", "title", "rights_holder", "pitch_shift_semitones", "tempo_ratio", "reference_first_bar", "reference_last_bar", "note_pairs")
+    __slots__ = ("work_id", "kind", "score", "false_match_probability", "query_start_seconds", "query_end_seconds", "reference_start_seconds", "reference_end_seconds", "fingerprint", "bit_error_rate", "title", "rights_holder", "pitch_shift_semitones", "tempo_ratio", "reference_first_bar", "reference_last_bar", "note_pairs", "repeats")
     WORK_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +116,7 @@ class Match(_message.Message):
     REFERENCE_FIRST_BAR_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_LAST_BAR_FIELD_NUMBER: _ClassVar[int]
     NOTE_PAIRS_FIELD_NUMBER: _ClassVar[int]
+    REPEATS_FIELD_NUMBER: _ClassVar[int]
     work_id: str
     kind: MatchKind
     score: float
@@ -133,7 +134,16 @@ class Match(_message.Message):
     reference_first_bar: int
     reference_last_bar: int
     note_pairs: _containers.RepeatedCompositeFieldContainer[NotePair]
-    def __init__(self, work_id: _Optional[str] = ..., kind: _Optional[_Union[MatchKind, str]] = ..., score: _Optional[float] = ..., false_match_probability: _Optional[float] = ..., query_start_seconds: _Optional[float] = ..., query_end_seconds: _Optional[float] = ..., reference_start_seconds: _Optional[float] = ..., reference_end_seconds: _Optional[float] = ..., fingerprint: _Optional[str] = ..., bit_error_rate: _Optional[float] = ..., title: _Optional[str] = ..., rights_holder: _Optional[str] = ..., pitch_shift_semitones: _Optional[float] = ..., tempo_ratio: _Optional[float] = ..., reference_first_bar: _Optional[int] = ..., reference_last_bar: _Optional[int] = ..., note_pairs: _Optional[_Iterable[_Union[NotePair, _Mapping]]] = ...) -> None: ...
+    repeats: _containers.RepeatedCompositeFieldContainer[ReferenceSpan]
+    def __init__(self, work_id: _Optional[str] = ..., kind: _Optional[_Union[MatchKind, str]] = ..., score: _Optional[float] = ..., false_match_probability: _Optional[float] = ..., query_start_seconds: _Optional[float] = ..., query_end_seconds: _Optional[float] = ..., reference_start_seconds: _Optional[float] = ..., reference_end_seconds: _Optional[float] = ..., fingerprint: _Optional[str] = ..., bit_error_rate: _Optional[float] = ..., title: _Optional[str] = ..., rights_holder: _Optional[str] = ..., pitch_shift_semitones: _Optional[float] = ..., tempo_ratio: _Optional[float] = ..., reference_first_bar: _Optional[int] = ..., reference_last_bar: _Optional[int] = ..., note_pairs: _Optional[_Iterable[_Union[NotePair, _Mapping]]] = ..., repeats: _Optional[_Iterable[_Union[ReferenceSpan, _Mapping]]] = ...) -> None: ...
+
+class ReferenceSpan(_message.Message):
+    __slots__ = ("start_seconds", "end_seconds")
+    START_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    END_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    start_seconds: float
+    end_seconds: float
+    def __init__(self, start_seconds: _Optional[float] = ..., end_seconds: _Optional[float] = ...) -> None: ...
 
 class Note(_message.Message):
     __slots__ = ("onset_seconds", "pitch", "bar")
