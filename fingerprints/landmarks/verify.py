@@ -23,6 +23,7 @@ from scipy.stats import binom
 
 from fingerprints.landmarks.align import Transform
 from fingerprints.landmarks.peaks import LandmarkFingerprint
+from fingerprints.landmarks.spectrum import BINS
 
 MATCH_FRAMES = 1
 MATCH_HALF_BINS = 1
@@ -85,20 +86,23 @@ class Stretch:
 
 @dataclass(frozen=True)
 class Landings:
-    """Where a moved query peak counts as landing on one reference: codes frame * 512 + half-bin of every
-    position within the landing tolerance of a reference peak (sorted), so one lookup per peak decides.
+    """Where a moved query peak counts as landing on one reference: a grid over (frame, half-bin) marking
+    every position within the landing tolerance of a reference peak, so one lookup per peak decides.
     Built once per reference and query, shared by every transform and decoy."""
 
-    codes: np.ndarray
+    grid: np.ndarray
     last_frame: int
 
     @classmethod
     def of(cls, reference: LandmarkFingerprint) -> "Landings":
-        peaks = reference.frames * 512 + np.round(reference.bins * 2).astype(np.int64)
-        near = np.array([dt * 512 + db for dt in range(-MATCH_FRAMES, MATCH_FRAMES + 1)
-                         for db in range(-MATCH_HALF_BINS, MATCH_HALF_BINS + 1)])
-        last = int(reference.frames[-1]) if len(reference.peaks) else -1
-        return cls(np.unique(peaks[:, None] + near[None, :]), last)
+        frames = reference.frames
+        half_bins = np.round(reference.bins * 2).astype(np.int64)
+        last = int(frames[-1]) if len(frames) else -1
+        grid = np.zeros((last + 1 + 2 * MATCH_FRAMES, 2 * BINS + 1 + 2 * MATCH_HALF_BINS), dtype=bool)
+        for dt in range(2 * MATCH_FRAMES + 1):
+            for db in range(2 * MATCH_HALF_BINS + 1):
+                grid[frames + dt, half_bins + db] = True
+        return cls(grid, last)
 
     def landed(self, frames: np.ndarray, bins: np.ndarray, transform: Transform, shift_frames: float = 0.0,
                shift_bins: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -107,9 +111,11 @@ class Landings:
         target_frames = np.round(transform.tempo * frames + transform.offset + shift_frames).astype(np.int64)
         target_half_bins = np.round((bins - transform.pitch_bins + shift_bins) * 2).astype(np.int64)
         inside = (target_frames >= 0) & (target_frames <= self.last_frame)
-        codes = target_frames * 512 + target_half_bins
-        hit = self.codes[np.minimum(np.searchsorted(self.codes, codes), len(self.codes) - 1)] == codes
-        return hit & inside, inside
+        rows, cols = target_frames + MATCH_FRAMES, target_half_bins + MATCH_HALF_BINS
+        on_grid = inside & (cols >= 0) & (cols < self.grid.shape[1])
+        hit = np.zeros(len(frames), dtype=bool)
+        hit[on_grid] = self.grid[rows[on_grid], cols[on_grid]]
+        return hit, inside
 
 
 def stretches(query: LandmarkFingerprint, reference: Landings, transform: Transform) -> list[Stretch]:
