@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from fingerprints.atomic import replacing
@@ -81,21 +82,39 @@ class _Segment:
         return cls(directory, (keys & np.uint32(0xFFFF)).astype(np.uint16), positions.astype(np.uint32))
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row in `keys`, position) for every posting whose key equals a looked-up key."""
-        buckets = (keys >> np.uint32(32 - self.bits)).astype(np.int64)
-        lo = self.directory[buckets].astype(np.int64)
-        counts = self.directory[buckets + 1].astype(np.int64) - lo
-        total = int(counts.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        rows = np.repeat(np.arange(len(keys)), counts)
-        slots = np.arange(total, dtype=np.int64) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        equal = self.residues[slots] == (keys[rows] & np.uint32(0xFFFF)).astype(np.uint16)
-        return rows[equal], self.positions[slots[equal]].astype(np.int64)
+        """(row in `keys`, position) for every posting whose key equals a looked-up key, by row, then slot."""
+        return _lookup(self.directory, self.residues, self.positions, np.ascontiguousarray(keys, dtype=np.uint32),
+                       self.bits)
 
     @property
     def nbytes(self) -> int:
         return self.directory.nbytes + self.residues.nbytes + self.positions.nbytes
+
+
+@numba.njit(cache=True, nogil=True)
+def _lookup(directory: np.ndarray, residues: np.ndarray, positions: np.ndarray, keys: np.ndarray,
+            bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scan each key's bucket for its residue, twice: to count the hits, then to fill them in."""
+    shift = 32 - bits
+    found = 0
+    for key in keys:
+        bucket = key >> shift
+        residue = key & 0xFFFF
+        for slot in range(directory[bucket], directory[bucket + 1]):
+            if residues[slot] == residue:
+                found += 1
+    rows = np.empty(found, dtype=np.int64)
+    places = np.empty(found, dtype=np.int64)
+    at = 0
+    for row in range(len(keys)):
+        bucket = keys[row] >> shift
+        residue = keys[row] & 0xFFFF
+        for slot in range(directory[bucket], directory[bucket + 1]):
+            if residues[slot] == residue:
+                rows[at] = row
+                places[at] = positions[slot]
+                at += 1
+    return rows, places
 
 
 def directory_bits(postings: int) -> int:
