@@ -17,6 +17,7 @@ first `max_seconds`, not after it has been expanded in memory.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
@@ -48,11 +49,16 @@ class Audio:
         return len(self.samples) / self.sample_rate
 
 
-def decode(data: bytes, *, sample_rate: int, max_seconds: float) -> Audio:
+def decode(data: bytes, *, sample_rate: int, max_seconds: float,
+           on_samples: Callable[[np.ndarray], None] | None = None) -> Audio:
     """Decode `data` to mono at `sample_rate`, refusing anything unusable.
 
     Raises InvalidAudio for bytes that are not decodable audio, and
-    AudioLimitExceeded for audio longer than `max_seconds`.
+    AudioLimitExceeded for audio longer than `max_seconds`. `on_samples`, when
+    given, sees the samples piece by piece as they are decoded (in order; their
+    concatenation is `Audio.samples`), so later stages can start before the
+    end; it must not keep the caller waiting. A refusal can come after pieces
+    were seen.
     """
     if not data:
         raise InvalidAudio("the audio is empty (0 bytes)")
@@ -70,7 +76,7 @@ def decode(data: bytes, *, sample_rate: int, max_seconds: float) -> Audio:
         ctx = stream.codec_context
         _check_format(ctx.channels, ctx.sample_rate, ctx.name)
         declared = _declared_seconds(container, stream)
-        samples = _decode_stream(container, stream, sample_rate, max_seconds)
+        samples = _decode_stream(container, stream, sample_rate, max_seconds, on_samples)
         codec = ctx.name
         channels, source_rate = ctx.channels, ctx.sample_rate
     if samples.size == 0:
@@ -131,10 +137,11 @@ def _decode_stream(
     stream: av.AudioStream,
     sample_rate: int,
     max_seconds: float,
+    on_samples: Callable[[np.ndarray], None] | None,
 ) -> np.ndarray:
     limit = int(max_seconds * sample_rate)
     too_long = f"the audio is longer than the {max_seconds:.0f} s limit; send a shorter track"
-    out = _Resampled(sample_rate)
+    out = _Resampled(sample_rate, on_samples)
     fifo: av.AudioFifo | None = None
     shape = None
     try:
@@ -172,8 +179,9 @@ _FPCALC_SWR = {"filter_size": "16", "phase_shift": "8", "linear_interp": "1", "c
 class _Resampled:
     """Mono float32 at `rate` from blocks of source frames, through one swresample context per source format."""
 
-    def __init__(self, rate: int) -> None:
+    def __init__(self, rate: int, on_samples: Callable[[np.ndarray], None] | None = None) -> None:
         self._rate = rate
+        self._on_samples = on_samples
         self._resampler: av.AudioResampler | None = None
         self._chunks: list[np.ndarray] = []
         self.total = 0
@@ -190,7 +198,10 @@ class _Resampled:
     def _keep(self, frames: list[av.AudioFrame]) -> None:
         for frame in frames:
             self.total += frame.samples
-            self._chunks.append(frame.to_ndarray()[0])
+            chunk = frame.to_ndarray()[0]
+            self._chunks.append(chunk)
+            if self._on_samples is not None and chunk.size:
+                self._on_samples(chunk)
 
     def samples(self) -> np.ndarray:
         if not self._chunks:

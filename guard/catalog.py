@@ -101,9 +101,12 @@ class WorkLabel:
     flags: tuple[str, ...] = ()
 
 
-def decode_audible(data: bytes, limits: Limits) -> fingerprints.Audio:
-    """Decode for fingerprinting, refusing silence (it would match every other silence)."""
-    audio = fingerprints.decode(data, sample_rate=fingerprints.SAMPLE_RATE, max_seconds=limits.max_audio_seconds)
+def decode_audible(data: bytes, limits: Limits,
+                   on_samples: Callable[[np.ndarray], None] | None = None) -> fingerprints.Audio:
+    """Decode for fingerprinting, refusing silence (it would match every other silence); `on_samples` sees
+    the samples as they are decoded (fingerprints.decode)."""
+    audio = fingerprints.decode(data, sample_rate=fingerprints.SAMPLE_RATE, max_seconds=limits.max_audio_seconds,
+                                on_samples=on_samples)
     if fingerprints.is_silent(audio):
         raise InvalidArgument("the audio is silent (peak below -60 dBFS); there is nothing to fingerprint")
     return audio

@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 
-import numpy as np
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +32,7 @@ from guard.catalog import (
 )
 from guard.config import Limits
 from guard.errors import AlreadyExists, InvalidArgument
+from guard.melody_workers import MelodyExtraction, MelodyWorkers
 from guard.policy import PolicyGate
 from guard.prompts import PromptCipher
 from guard.provenance import dsse, record
@@ -150,11 +150,11 @@ class Screener:
         new_id: Callable[[], str],
         random_bytes: Callable[[int], bytes],
         limits: Limits,
-        extract_melody: Callable[[np.ndarray, int], melody.Melody],
+        melody_workers: MelodyWorkers,
     ) -> None:
         self._engine = engine
         self._catalog = catalog
-        self._extract_melody = extract_melody
+        self._melody_workers = melody_workers
         self._cipher = cipher
         self._log = transparency_log
         self._keys = keys
@@ -165,8 +165,8 @@ class Screener:
         self._limits = limits
         self._melody_path = ThreadPoolExecutor(max_workers=4, thread_name_prefix="melody")
         """The melody path (extraction, then matching) runs beside the audio path (fingerprints, then
-        matching): extraction happens in a worker process (guard.melody_workers), and each matcher has its own
-        lock."""
+        matching): extraction happens in a worker process (guard.melody_workers), fed while the audio is being
+        decoded, and each matcher has its own lock."""
 
     def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "",
                melody_file: MelodyUpload | None = None) -> Screening:
@@ -183,9 +183,15 @@ class Screener:
         if melody_file is not None:
             with watch.stage("melody"):  # before decoding: a bad melody file is refused without wasted work
                 given = _given_melody(melody_file)
-        with watch.stage("decode"):
-            audio = decode_audible(audio_bytes, self._limits)
-        melodic = self._melody_path.submit(self._melody_matches, given, audio, watch)
+        extraction = self._melody_workers.start(fingerprints.SAMPLE_RATE) if given is None else None
+        try:
+            with watch.stage("decode"):
+                audio = decode_audible(audio_bytes, self._limits, on_samples=extraction.feed if extraction else None)
+        except BaseException:
+            if extraction is not None:
+                extraction.cancel()
+            raise
+        melodic = self._melody_path.submit(self._melody_matches, given, extraction, audio, watch)
         with watch.stage("fingerprint"):
             printed = fingerprint_recording(audio)
         with watch.stage("match"):
@@ -224,15 +230,15 @@ class Screener:
             return self._replay(self._by_key(idempotency_key), sha)
         return stored
 
-    def _melody_matches(self, given: tuple[melody.Melody, str] | None, audio: fingerprints.Audio,
-                        watch: _Stopwatch,
+    def _melody_matches(self, given: tuple[melody.Melody, str] | None, extraction: MelodyExtraction | None,
+                        audio: fingerprints.Audio, watch: _Stopwatch,
                         ) -> tuple[list[tuple[Evidence, tuple[str, ...]]], melody.Melody | None, str]:
         """The melody path: the given melody or the one extracted from the audio, matched; the matches, the
         melody and where it came from."""
         transcribed = given is None
         if transcribed:
             with watch.stage("melody"):
-                given = _extracted_melody(audio, self._extract_melody)
+                given = _extracted_melody(audio, extraction)
         tune, source = given
         if tune is None:
             return [], None, source
@@ -386,10 +392,9 @@ def _given_melody(melody_file: MelodyUpload) -> tuple[melody.Melody, str]:
     return tune, f"melody file '{melody_file.filename}': {tune.source}" if tune.source else "melody file"
 
 
-def _extracted_melody(audio: fingerprints.Audio, extract: Callable[[np.ndarray, int], melody.Melody],
-                      ) -> tuple[melody.Melody | None, str]:
+def _extracted_melody(audio: fingerprints.Audio, extraction: MelodyExtraction) -> tuple[melody.Melody | None, str]:
     try:
-        return extract(audio.samples, audio.sample_rate), "extracted from the audio"
+        return extraction.melody(audio.samples, audio.sample_rate), "extracted from the audio"
     except melody.NoMelodyFound:
         return None, NO_MELODY_IN_AUDIO
 

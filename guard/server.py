@@ -132,7 +132,7 @@ def start(
     metrics = Metrics()
     cipher = PromptCipher((settings.prompt_key_file or data_dir.prompt_key).read_bytes(), random_bytes)
     screener = Screener(engine, catalog, cipher, transparency_log, data_dir.signing_keys, gate, clock, new_id, random_bytes,
-                        settings.limits, melody_workers.extract)
+                        settings.limits, melody_workers)
 
     message_limit = settings.limits.max_request_bytes + MIB
     server = grpc.server(

@@ -39,6 +39,15 @@ def test_every_common_container_decodes_to_mono_at_the_requested_rate(kind: str)
     assert abs(audio.duration - 12.0) < 0.1
 
 
+@pytest.mark.parametrize("kind", ["ogg", "mp3"])
+def test_decoded_pieces_are_passed_on_in_order_as_they_come(kind: str) -> None:
+    pieces: list[np.ndarray] = []
+    audio = fingerprints.decode(encode(synth_music(5, 12.0), DEMO_RATE, kind, channels=2), sample_rate=RATE,
+                                max_seconds=60, on_samples=pieces.append)
+    assert len(pieces) > 1
+    assert np.array_equal(np.concatenate(pieces), audio.samples)
+
+
 def test_whole_recording_is_fingerprinted_not_just_the_first_two_minutes() -> None:
     codes = printed(synth_music(7, 150.0))
     expected = (150.0 - fingerprints.chromaprint.CODE_SPAN_S) / fingerprints.FRAME_HOP_S + 1

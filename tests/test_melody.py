@@ -12,7 +12,9 @@ music21 = pytest.importorskip("music21")
 
 from fingerprints.errors import FingerprintError  # noqa: E402
 from fingerprints.melody import (  # noqa: E402
+    EXTRACTION_RATE,
     MAX_FALSE_MATCH,
+    Extractor,
     ImplausibleMelody,
     InvalidMelody,
     Melody,
@@ -289,6 +291,21 @@ def test_melody_over_chords_is_extracted_and_matched(oneills, matcher, rate):
     found = matcher.match(m)
     assert found and found[0].work_number == work
     assert found[0].transposition_semitones == pytest.approx(2, abs=0.5)
+
+
+def test_melody_fed_in_pieces_is_the_melody_of_the_whole(oneills):
+    _, source = oneills[80]
+    audio = _render(source.slice(0, int(np.searchsorted(source.bar, 9))), EXTRACTION_RATE, transpose=0,
+                    seconds_per_beat=0.45, chords=True)
+    whole = extract_melody(audio, EXTRACTION_RATE)
+    rng = np.random.default_rng(3)
+    cuts = np.sort(rng.choice(len(audio), 40, replace=False))  # pieces of 1 to ~40,000 samples
+    extractor = Extractor()
+    for piece in np.split(audio, cuts):
+        extractor.feed(piece)
+    pieces = extractor.finish().melody
+    for name in ("pitch", "onset", "duration", "start", "end", "bar", "confidence", "metric"):
+        assert np.array_equal(getattr(pieces, name), getattr(whole, name)), name
 
 
 @pytest.mark.parametrize("kind", ["silence", "noise", "drums"])

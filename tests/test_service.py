@@ -439,6 +439,25 @@ def test_a_killed_melody_worker_is_replaced_and_screening_goes_on(guard: Guard, 
     assert workers.pids() and not set(workers.pids()) & set(killed)
 
 
+def test_a_screening_refused_while_its_melody_was_streaming_leaves_the_workers_clean(guard: Guard, song) -> None:
+    register(guard, "work-1", wav_bytes(song, DEMO_RATE))
+    excerpt = wav_bytes(song[: 20 * DEMO_RATE], DEMO_RATE)
+
+    def melodic(result) -> list[tuple]:
+        return [(m.work_id, round(m.score, 6), round(m.query_start_seconds, 3), round(m.reference_start_seconds, 3))
+                for m in result.matches if m.kind == screening_pb2.MATCH_KIND_MELODY]
+
+    before = screen(guard, excerpt)
+    assert before.melody_source == "extracted from the audio" and melodic(before)
+    silence = wav_bytes(np.zeros(8 * DEMO_RATE, np.float32), DEMO_RATE)  # decoded (and streamed), then refused
+    rounds = len(guard.running._melody_workers.pids()) + 1  # so that every worker serves both kinds
+    for _ in range(rounds):
+        code, details = status_of(lambda: screen(guard, silence))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "silent" in details
+    for _ in range(rounds):
+        assert melodic(screen(guard, excerpt)) == melodic(before)
+
+
 def test_the_melody_workers_warm_up_tune_is_a_melody() -> None:
     from fingerprints import melody
     from guard import _warm_extractor

@@ -8,6 +8,7 @@ candidates --align (local Mongeau-Sankoff)--> aligned notes --score (calibrated 
 Pure domain code: no storage, no transport. Public API:
     load_symbolic(data, filename) -> Melody          MIDI, MusicXML (.xml/.musicxml/.mxl), ABC
     extract_melody(samples, sample_rate) -> Melody   predominant melody of (polyphonic) audio
+    Extractor().feed(piece)... .finish().melody       the same, fed at EXTRACTION_RATE while decoding
     Melody.to_bytes() / Melody.from_bytes(data)
     MelodyMatcher.build(references) / add / remove / match(query) -> [MelodyMatch]
     MAX_FALSE_MATCH                                  default decision threshold on false_match_probability
@@ -24,7 +25,16 @@ from fingerprints.melody.notes import Melody
 
 __all__ = ["Melody", "MelodyMatch", "MelodyMatcher", "NotePair", "MAX_FALSE_MATCH", "load_symbolic",
            "extract_melody", "MelodyError", "InvalidMelody", "ImplausibleMelody", "MelodyLimitExceeded",
-           "NoMelodyFound"]
+           "NoMelodyFound", "Extractor", "EXTRACTION_RATE"]
+
+
+def __getattr__(name: str):
+    # the audio stage imports librosa (~1 s): only when audio is analysed
+    if name in ("Extractor", "EXTRACTION_RATE"):
+        from fingerprints.melody import audio
+
+        return audio.Extractor if name == "Extractor" else audio.SAMPLE_RATE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_symbolic(data: bytes, filename: str = "") -> Melody:

@@ -122,17 +122,78 @@ BLOCK_FRAMES = 2048
 def salience(samples: np.ndarray):
     """Harmonic-sum salience (frames x f0 bins), the mel power spectrogram (for onsets), frame times, each
     frame's total peak magnitude in the partial band (to tell how much of it one harmonic comb explains), and
-    the spectral peaks themselves (sparse, FFT bins x frames). Computed in blocks of BLOCK_FRAMES frames;
-    identical to one STFT over the whole signal (centred frames, zero padding)."""
-    f0, m, mel = _grid()
-    band = _band()
-    pad = N_FFT // 2
-    x = np.pad(np.asarray(samples, dtype=np.float32), pad)
-    n_frames = 1 + len(samples) // HOP
-    sal_parts, power_parts, total_parts, peak_parts = [], [], [], []
-    for f_lo in range(0, n_frames, BLOCK_FRAMES):
-        f_hi = min(n_frames, f_lo + BLOCK_FRAMES)
-        seg = x[f_lo * HOP:(f_hi - 1) * HOP + N_FFT]
+    the spectral peaks themselves (sparse, FFT bins x frames), of a whole signal: Spectra fed it at once."""
+    spectra = Spectra()
+    spectra.feed(samples)
+    return spectra.finish()
+
+
+class Spectra:
+    """The spectral analysis behind `salience`, computed in blocks of BLOCK_FRAMES frames as the samples
+    arrive, so a track fed while it is being decoded is mostly analysed by the time its last samples are in.
+    Identical to one STFT over the whole signal (centred frames, zero padding) whatever the pieces: blocks
+    always start at multiples of BLOCK_FRAMES, and a block is computed once every sample it covers is in.
+    Also keeps what extraction checks of the whole signal (length, finiteness, peak)."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.peak = 0.0
+        self.finite = True
+        self._x = np.zeros(N_FFT // 2, np.float32)
+        """The padded signal from padded sample `_x_start` on (what the next block needs)."""
+        self._x_start = 0
+        self._pending: list[np.ndarray] = []
+        self._pending_n = 0
+        self._next = 0
+        """First frame of the next block."""
+        self._sal: list[np.ndarray] = []
+        self._power: list[np.ndarray] = []
+        self._total: list[np.ndarray] = []
+        self._peaks: list[scipy.sparse.csc_matrix] = []
+
+    def feed(self, samples: np.ndarray) -> None:
+        s = np.asarray(samples, dtype=np.float32).ravel()
+        if not s.size or not self.finite:
+            return
+        self.samples += s.size
+        if not np.isfinite(s).all():
+            self.finite = False  # extraction refuses it; nothing more is worth computing
+            return
+        self.peak = max(self.peak, float(np.max(np.abs(s))))
+        self._pending.append(s)
+        self._pending_n += s.size
+        if self._x_start + len(self._x) + self._pending_n >= self._needs(self._next + BLOCK_FRAMES):
+            self._absorb()
+            while self._x_start + len(self._x) >= self._needs(self._next + BLOCK_FRAMES):
+                self._block(self._next + BLOCK_FRAMES)
+
+    def finish(self):
+        """(salience, mel power, frame times, peak totals, peaks) as `salience` returns them."""
+        self._pending.append(np.zeros(N_FFT // 2, np.float32))
+        self._absorb()
+        n_frames = 1 + self.samples // HOP
+        while self._next < n_frames:
+            self._block(min(n_frames, self._next + BLOCK_FRAMES))
+        sal = np.vstack(self._sal).astype(np.float64)
+        power = np.hstack(self._power)
+        total = np.concatenate(self._total)
+        peaks = scipy.sparse.hstack(self._peaks).tocsc()
+        times = librosa.frames_to_time(np.arange(n_frames), sr=SAMPLE_RATE, hop_length=HOP)
+        return sal, power, times, total, peaks
+
+    @staticmethod
+    def _needs(f_hi: int) -> int:
+        """Padded samples that frames up to f_hi (exclusive) cover."""
+        return (f_hi - 1) * HOP + N_FFT
+
+    def _absorb(self) -> None:
+        self._x = np.concatenate([self._x, *self._pending])
+        self._pending, self._pending_n = [], 0
+
+    def _block(self, f_hi: int) -> None:
+        f_lo = self._next
+        _, m, mel = _grid()
+        seg = self._x[f_lo * HOP - self._x_start:self._needs(f_hi) - self._x_start]
         spec = _magnitudes(seg)
         inner = spec[:, 1:-1]
         is_peak = (inner > spec[:, :-2]) & (inner >= spec[:, 2:])
@@ -143,16 +204,13 @@ def salience(samples: np.ndarray):
         value = inner[frame, row] ** COMPRESS
         indptr = np.concatenate([[0], np.cumsum(np.bincount(frame, minlength=spec.shape[0]))])
         sparse_peak = scipy.sparse.csc_matrix((value, row + 1, indptr), shape=spec.shape[::-1])
-        sal_parts.append(sparse_peak.T @ m)
-        power_parts.append((np.square(spec) @ mel.T).T)
-        total_parts.append(np.bincount(frame, weights=value * band[row + 1], minlength=spec.shape[0]))
-        peak_parts.append(sparse_peak)
-    sal = np.vstack(sal_parts).astype(np.float64)
-    power = np.hstack(power_parts)
-    total = np.concatenate(total_parts)
-    peaks = scipy.sparse.hstack(peak_parts).tocsc()
-    times = librosa.frames_to_time(np.arange(n_frames), sr=SAMPLE_RATE, hop_length=HOP)
-    return sal, power, times, total, peaks
+        self._sal.append(sparse_peak.T @ m)
+        self._power.append((np.square(spec) @ mel.T).T)
+        self._total.append(np.bincount(frame, weights=value * _band()[row + 1], minlength=spec.shape[0]))
+        self._peaks.append(sparse_peak)
+        self._next = f_hi
+        drop = f_hi * HOP - self._x_start  # the next block starts here; nothing before it is needed again
+        self._x, self._x_start = self._x[drop:], self._x_start + drop
 
 
 def _magnitudes(seg: np.ndarray) -> np.ndarray:
@@ -171,8 +229,10 @@ def _window() -> np.ndarray:
 
 
 def _band() -> np.ndarray:
-    freqs = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
-    return (freqs >= FMIN * 0.9) & (freqs <= MAX_PARTIAL_HZ)
+    if "band" not in _CACHE:
+        freqs = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
+        _CACHE["band"] = (freqs >= FMIN * 0.9) & (freqs <= MAX_PARTIAL_HZ)
+    return _CACHE["band"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -224,11 +284,31 @@ def extract(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Extraction:
     """The lead melody of a (possibly polyphonic) recording; NoMelodyFound when there is none."""
     if sample_rate != SAMPLE_RATE:
         samples = librosa.resample(np.asarray(samples, dtype=np.float32), orig_sr=sample_rate, target_sr=SAMPLE_RATE)
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.size < N_FFT or not np.isfinite(samples).all() or float(np.max(np.abs(samples))) < 1e-3:
-        raise NoMelodyFound("no melody found: the audio is silent or too short")
+    extractor = Extractor()
+    extractor.feed(samples)
+    return extractor.finish()
+
+
+class Extractor:
+    """`extract` for a recording that arrives in pieces at SAMPLE_RATE (as the service decodes it): the
+    spectral analysis, about half the work, runs as the pieces come (Spectra); the rest once all are in.
+    The result is the one `extract` gives for the whole recording."""
+
+    def __init__(self) -> None:
+        self._spectra = Spectra()
+
+    def feed(self, samples: np.ndarray) -> None:
+        self._spectra.feed(samples)
+
+    def finish(self) -> Extraction:
+        s = self._spectra
+        if s.samples < N_FFT or not s.finite or s.peak < 1e-3:
+            raise NoMelodyFound("no melody found: the audio is silent or too short")
+        return _extraction(*s.finish())
+
+
+def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np.ndarray, peaks) -> Extraction:
     f0_grid, _, _ = _grid()
-    sal, power, times, total, peaks = salience(samples)
     path, path_sal = track(sal)
     voiced, harmonic = _voicing(path_sal, total)
     midi = 12 * np.log2(f0_grid[path] / 440.0) + 69 + _refine(sal, path) / BINS_PER_SEMITONE
