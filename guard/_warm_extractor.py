@@ -1,4 +1,4 @@
-"""Imported by the melody workers' forkserver (guard.melody_workers): importing it runs the extractor once,
+"""Imported by the analysis workers' forkserver (guard.analysis_workers): importing it runs the extractor once,
 to the end, on a short synthetic tune, so librosa's lazily imported parts are imported and every numba
 kernel (ours and librosa's beat tracker) is compiled or loaded before any worker is forked. Every worker
 then starts warm instead of spending ~3 s on its first track."""

@@ -52,8 +52,11 @@ class RecordingPrints:
     landmarks: landmarks.LandmarkFingerprint
 
 
-def fingerprint_recording(audio: fingerprints.Audio) -> RecordingPrints:
-    return RecordingPrints(fingerprints.fingerprint(audio), landmarks.fingerprint(audio.samples))
+def fingerprint_recording(audio: fingerprints.Audio, landmark_spectrogram: np.ndarray | None = None) -> RecordingPrints:
+    """Both audio fingerprints; the landmark one from `landmark_spectrogram` when it was computed already."""
+    if landmark_spectrogram is None:
+        return RecordingPrints(fingerprints.fingerprint(audio), landmarks.fingerprint(audio.samples))
+    return RecordingPrints(fingerprints.fingerprint(audio), landmarks.find_peaks(landmark_spectrogram))
 
 
 @dataclass(frozen=True)

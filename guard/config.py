@@ -35,8 +35,9 @@ class Settings:
     database_url: str | None = None
     metrics_listen: str | None = "127.0.0.1:9464"
     workers: int = 8
-    melody_processes: int | None = None
-    """Worker processes for melody extraction; default: one a core, at most 4."""
+    analysis_processes: int | None = None
+    """Worker processes analysing screened audio as it is decoded (melody, landmark spectrogram) and
+    extracting registered recordings' melodies; default: one a core, at most 4."""
     shutdown_grace_seconds: float = 30.0
     jurisdiction: str = "US"
     """Country (ISO 3166-1) whose public holidays count against statutory business days."""

@@ -19,6 +19,7 @@ import fingerprints
 import policies
 from fingerprints import landmarks, melody
 from guard import validation
+from guard.analysis_workers import AnalysisWorkers, TrackAnalysis
 from guard.catalog import (
     CHROMAPRINT,
     LANDMARKS,
@@ -32,7 +33,6 @@ from guard.catalog import (
 )
 from guard.config import Limits
 from guard.errors import AlreadyExists, InvalidArgument
-from guard.melody_workers import MelodyExtraction, MelodyWorkers
 from guard.policy import PolicyGate
 from guard.prompts import PromptCipher
 from guard.provenance import dsse, record
@@ -150,11 +150,11 @@ class Screener:
         new_id: Callable[[], str],
         random_bytes: Callable[[int], bytes],
         limits: Limits,
-        melody_workers: MelodyWorkers,
+        analysis_workers: AnalysisWorkers,
     ) -> None:
         self._engine = engine
         self._catalog = catalog
-        self._melody_workers = melody_workers
+        self._analysis_workers = analysis_workers
         self._cipher = cipher
         self._log = transparency_log
         self._keys = keys
@@ -165,7 +165,7 @@ class Screener:
         self._limits = limits
         self._melody_path = ThreadPoolExecutor(max_workers=4, thread_name_prefix="melody")
         """The melody path (extraction, then matching) runs beside the audio path (fingerprints, then
-        matching): extraction happens in a worker process (guard.melody_workers), fed while the audio is being
+        matching): extraction happens in a worker process (guard.analysis_workers), fed while the audio is being
         decoded, and each matcher has its own lock."""
 
     def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "",
@@ -183,17 +183,21 @@ class Screener:
         if melody_file is not None:
             with watch.stage("melody"):  # before decoding: a bad melody file is refused without wasted work
                 given = _given_melody(melody_file)
-        extraction = self._melody_workers.start(fingerprints.SAMPLE_RATE) if given is None else None
+        # A given melody leaves nothing to stream: the worker's melody path is what hands it back.
+        analysis = self._analysis_workers.start(fingerprints.SAMPLE_RATE) if given is None else None
         try:
             with watch.stage("decode"):
-                audio = decode_audible(audio_bytes, self._limits, on_samples=extraction.feed if extraction else None)
+                audio = decode_audible(audio_bytes, self._limits, on_samples=analysis.feed if analysis else None)
         except BaseException:
-            if extraction is not None:
-                extraction.cancel()
+            if analysis is not None:
+                analysis.cancel()
             raise
-        melodic = self._melody_path.submit(self._melody_matches, given, extraction, audio, watch)
+        if analysis is not None:
+            analysis.decoded()
+        melodic = self._melody_path.submit(self._melody_matches, given, analysis, audio, watch)
         with watch.stage("fingerprint"):
-            printed = fingerprint_recording(audio)
+            printed = fingerprint_recording(
+                audio, analysis.landmark_spectrogram(audio.samples) if analysis is not None else None)
         with watch.stage("match"):
             matches = audio_evidence(self._catalog.match(printed.chromaprint.codes),
                                      self._catalog.match_landmarks(printed.landmarks), audio.duration)
@@ -230,7 +234,7 @@ class Screener:
             return self._replay(self._by_key(idempotency_key), sha)
         return stored
 
-    def _melody_matches(self, given: tuple[melody.Melody, str] | None, extraction: MelodyExtraction | None,
+    def _melody_matches(self, given: tuple[melody.Melody, str] | None, analysis: TrackAnalysis | None,
                         audio: fingerprints.Audio, watch: _Stopwatch,
                         ) -> tuple[list[tuple[Evidence, tuple[str, ...]]], melody.Melody | None, str]:
         """The melody path: the given melody or the one extracted from the audio, matched; the matches, the
@@ -238,7 +242,7 @@ class Screener:
         transcribed = given is None
         if transcribed:
             with watch.stage("melody"):
-                given = _extracted_melody(audio, extraction)
+                given = _extracted_melody(audio, analysis)
         tune, source = given
         if tune is None:
             return [], None, source
@@ -392,9 +396,9 @@ def _given_melody(melody_file: MelodyUpload) -> tuple[melody.Melody, str]:
     return tune, f"melody file '{melody_file.filename}': {tune.source}" if tune.source else "melody file"
 
 
-def _extracted_melody(audio: fingerprints.Audio, extraction: MelodyExtraction) -> tuple[melody.Melody | None, str]:
+def _extracted_melody(audio: fingerprints.Audio, analysis: TrackAnalysis) -> tuple[melody.Melody | None, str]:
     try:
-        return extraction.melody(audio.samples, audio.sample_rate), "extracted from the audio"
+        return analysis.melody(audio.samples, audio.sample_rate), "extracted from the audio"
     except melody.NoMelodyFound:
         return None, NO_MELODY_IN_AUDIO
 

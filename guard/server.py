@@ -19,12 +19,12 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 import takedown
+from guard.analysis_workers import AnalysisWorkers, default_processes
 from guard.auth import Authorizer
 from guard.catalog import Catalog
 from guard.config import MIB, Settings
 from guard.datadir import DataDir
 from guard.disputes import DisputeDesk
-from guard.melody_workers import MelodyWorkers, default_processes
 from guard.observability import Metrics, RequestInterceptor
 from guard.policy import PolicyGate
 from guard.prompts import PromptCipher
@@ -80,7 +80,7 @@ class RunningServer:
     desk: DisputeDesk
     transparency_log: TransparencyLog
     _scans: futures.ThreadPoolExecutor
-    _melody_workers: MelodyWorkers
+    _analysis_workers: AnalysisWorkers
 
     def stop(self, grace: float) -> None:
         """Refuse new calls, let in-flight ones finish within `grace`, then persist the index."""
@@ -89,7 +89,7 @@ class RunningServer:
         self._stop_persisting.set()
         self._persister.join()
         self._scans.shutdown(wait=True)
-        self._melody_workers.close()
+        self._analysis_workers.close()
         self.catalog.persist()
         if self._metrics_http is not None:
             self._metrics_http.shutdown()  # type: ignore[attr-defined]
@@ -126,13 +126,13 @@ def start(
     def rescan(row, printed) -> None:
         scans.submit(_logged, desk.rescan_for_work, row.work_id, row.number, printed, automated(), row.rights_holder)
 
-    melody_workers = MelodyWorkers(settings.melody_processes or default_processes())
+    analysis_workers = AnalysisWorkers(settings.analysis_processes or default_processes())
     catalog = Catalog(engine, data_dir.index_dir, clock, settings.limits, on_new_work=rescan,
-                      extract_melody=melody_workers.extract)
+                      extract_melody=analysis_workers.extract_melody)
     metrics = Metrics()
     cipher = PromptCipher((settings.prompt_key_file or data_dir.prompt_key).read_bytes(), random_bytes)
     screener = Screener(engine, catalog, cipher, transparency_log, data_dir.signing_keys, gate, clock, new_id, random_bytes,
-                        settings.limits, melody_workers)
+                        settings.limits, analysis_workers)
 
     message_limit = settings.limits.max_request_bytes + MIB
     server = grpc.server(
@@ -189,7 +189,7 @@ def start(
     log.info("server_started", listen=settings.listen, port=port, metrics_port=metrics_port,
              works=catalog.matcher.works, database=settings.effective_database_url.split(":", 1)[0])
     return RunningServer(server, port, metrics_port, catalog, health_servicer, stop_persisting, persister,
-                         metrics_http, desk, transparency_log, scans, melody_workers)
+                         metrics_http, desk, transparency_log, scans, analysis_workers)
 
 
 def stop_on_signals() -> threading.Event:

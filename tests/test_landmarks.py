@@ -41,6 +41,19 @@ def test_fingerprint_round_trips_through_bytes(works) -> None:
         landmarks.LandmarkFingerprint.from_bytes(b"XXXX" + printed.to_bytes()[4:])
 
 
+@pytest.mark.parametrize("seconds", [0.1, 0.19, 12.0, 40.0])
+def test_spectrogram_fed_in_pieces_is_the_spectrogram_of_the_whole(works, seconds: float) -> None:
+    samples = fingerprints.decode(encode(works[2][: int(seconds * DEMO_RATE)], DEMO_RATE, "wav"), sample_rate=RATE,
+                                  max_seconds=60).samples
+    streamed = landmarks.Spectrogram()
+    cuts = np.sort(np.random.default_rng(5).choice(len(samples), min(len(samples), 50), replace=False))
+    for piece in np.split(samples, cuts):
+        streamed.feed(piece)
+    whole = landmarks.log_spectrogram(samples)
+    assert np.array_equal(streamed.finish(), whole)
+    assert len(whole) == max(0, 1 + (len(samples) - 2048) // 256)
+
+
 def _pitch(x: np.ndarray, semitones: float) -> np.ndarray:
     return librosa.effects.pitch_shift(x, sr=DEMO_RATE, n_steps=semitones)
 

@@ -427,7 +427,7 @@ def test_a_killed_melody_worker_is_replaced_and_screening_goes_on(guard: Guard, 
     import signal
 
     register(guard, "work-1", wav_bytes(song, DEMO_RATE))
-    workers = guard.running._melody_workers
+    workers = guard.running._analysis_workers
     before = screen(guard, wav_bytes(song[: 12 * DEMO_RATE], DEMO_RATE))
     killed = workers.pids()
     assert killed
@@ -450,7 +450,7 @@ def test_a_screening_refused_while_its_melody_was_streaming_leaves_the_workers_c
     before = screen(guard, excerpt)
     assert before.melody_source == "extracted from the audio" and melodic(before)
     silence = wav_bytes(np.zeros(8 * DEMO_RATE, np.float32), DEMO_RATE)  # decoded (and streamed), then refused
-    rounds = len(guard.running._melody_workers.pids()) + 1  # so that every worker serves both kinds
+    rounds = len(guard.running._analysis_workers.pids()) + 1  # so that every worker serves both kinds
     for _ in range(rounds):
         code, details = status_of(lambda: screen(guard, silence))
         assert code == grpc.StatusCode.INVALID_ARGUMENT and "silent" in details
@@ -458,7 +458,7 @@ def test_a_screening_refused_while_its_melody_was_streaming_leaves_the_workers_c
         assert melodic(screen(guard, excerpt)) == melodic(before)
 
 
-def test_the_melody_workers_warm_up_tune_is_a_melody() -> None:
+def test_the_analysis_workers_warm_up_tune_is_a_melody() -> None:
     from fingerprints import melody
     from guard import _warm_extractor
 

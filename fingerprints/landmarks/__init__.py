@@ -8,8 +8,8 @@ that explain them and only the stretch of the query that matches. Design and fig
 
 from fingerprints.landmarks.index import LandmarkIndex
 from fingerprints.landmarks.matcher import MAX_FALSE_MATCH, LandmarkMatch, LandmarkMatcher
-from fingerprints.landmarks.peaks import LandmarkFingerprint, fingerprint
-from fingerprints.landmarks.spectrum import FRAME_S, SAMPLE_RATE
+from fingerprints.landmarks.peaks import LandmarkFingerprint, find_peaks, fingerprint
+from fingerprints.landmarks.spectrum import FRAME_S, SAMPLE_RATE, Spectrogram, log_spectrogram
 from fingerprints.landmarks.verify import NullModel
 
 __all__ = [
@@ -21,5 +21,8 @@ __all__ = [
     "LandmarkMatch",
     "LandmarkMatcher",
     "NullModel",
+    "Spectrogram",
+    "find_peaks",
     "fingerprint",
+    "log_spectrogram",
 ]

@@ -19,6 +19,8 @@ import numpy as np
 import scipy.fft
 import scipy.sparse
 
+from fingerprints.framing import Blocks, frames_of
+
 SAMPLE_RATE = 11_025
 FRAME = 2048
 HOP = 256
@@ -41,18 +43,36 @@ than transforming a 3-minute track in one go."""
 
 def log_spectrogram(samples: np.ndarray) -> np.ndarray:
     """Frames x BINS matrix of dB values for mono float PCM at SAMPLE_RATE."""
-    samples = np.ascontiguousarray(samples, dtype=np.float32)
-    count = 1 + (len(samples) - FRAME) // HOP
-    if count <= 0:
-        return np.zeros((0, BINS), dtype=np.float32)
-    frames = np.lib.stride_tricks.as_strided(
-        samples, (count, FRAME), (samples.strides[0] * HOP, samples.strides[0]), writeable=False)
-    banded = np.empty((count, BINS), dtype=np.float32)
-    for start in range(0, count, CHUNK_FRAMES):
-        spectrum = scipy.fft.rfft(frames[start:start + CHUNK_FRAMES] * _window(), axis=1, workers=1)
+    spectrogram = Spectrogram()
+    spectrogram.feed(samples)
+    return spectrogram.finish()
+
+
+class Spectrogram:
+    """`log_spectrogram` computed CHUNK_FRAMES frames at a time as the samples arrive (framing.Blocks), so a
+    track fed while it is being decoded is transformed by the time its last samples are in; identical to the
+    whole-signal result whatever the pieces."""
+
+    def __init__(self) -> None:
+        self._blocks = Blocks(FRAME, HOP, CHUNK_FRAMES)
+        self._parts: list[np.ndarray] = []
+
+    def feed(self, samples: np.ndarray) -> None:
+        for segment in self._blocks.feed(np.asarray(samples, dtype=np.float32).ravel()):
+            self._transform(segment)
+
+    def finish(self) -> np.ndarray:
+        for segment in self._blocks.finish():
+            self._transform(segment)
+        if not self._parts:
+            return np.zeros((0, BINS), dtype=np.float32)
+        return np.concatenate(self._parts)
+
+    def _transform(self, segment: np.ndarray) -> None:
+        spectrum = scipy.fft.rfft(frames_of(segment, FRAME, HOP) * _window(), axis=1, workers=1)
         power = spectrum.real ** 2 + spectrum.imag ** 2
-        banded[start:start + CHUNK_FRAMES] = (_filterbank() @ power.T).T
-    return 10.0 * np.log10(banded + np.float32(10 ** (FLOOR_DB / 10)))
+        banded = (_filterbank() @ power.T).T
+        self._parts.append(10.0 * np.log10(banded + np.float32(10 ** (FLOOR_DB / 10))))
 
 
 @lru_cache(maxsize=1)

@@ -38,6 +38,7 @@ import numpy as np
 import scipy.fft
 import scipy.sparse
 
+from fingerprints.framing import Blocks, frames_of
 from fingerprints.melody.errors import NoMelodyFound
 from fingerprints.melody.notes import Melody
 
@@ -129,72 +130,49 @@ def salience(samples: np.ndarray):
 
 
 class Spectra:
-    """The spectral analysis behind `salience`, computed in blocks of BLOCK_FRAMES frames as the samples
-    arrive, so a track fed while it is being decoded is mostly analysed by the time its last samples are in.
-    Identical to one STFT over the whole signal (centred frames, zero padding) whatever the pieces: blocks
-    always start at multiples of BLOCK_FRAMES, and a block is computed once every sample it covers is in.
-    Also keeps what extraction checks of the whole signal (length, finiteness, peak)."""
+    """The spectral analysis behind `salience`, computed BLOCK_FRAMES frames at a time as the samples arrive
+    (framing.Blocks, centred frames), so a track fed while it is being decoded is mostly analysed by the time
+    its last samples are in; identical to one STFT over the whole signal whatever the pieces. Also keeps what
+    extraction checks of the whole signal (length, finiteness, peak)."""
 
     def __init__(self) -> None:
-        self.samples = 0
+        self._blocks = Blocks(N_FFT, HOP, BLOCK_FRAMES, pad=N_FFT // 2)
         self.peak = 0.0
         self.finite = True
-        self._x = np.zeros(N_FFT // 2, np.float32)
-        """The padded signal from padded sample `_x_start` on (what the next block needs)."""
-        self._x_start = 0
-        self._pending: list[np.ndarray] = []
-        self._pending_n = 0
-        self._next = 0
-        """First frame of the next block."""
         self._sal: list[np.ndarray] = []
         self._power: list[np.ndarray] = []
         self._total: list[np.ndarray] = []
         self._peaks: list[scipy.sparse.csc_matrix] = []
 
+    @property
+    def samples(self) -> int:
+        return self._blocks.samples
+
     def feed(self, samples: np.ndarray) -> None:
         s = np.asarray(samples, dtype=np.float32).ravel()
         if not s.size or not self.finite:
             return
-        self.samples += s.size
         if not np.isfinite(s).all():
             self.finite = False  # extraction refuses it; nothing more is worth computing
             return
         self.peak = max(self.peak, float(np.max(np.abs(s))))
-        self._pending.append(s)
-        self._pending_n += s.size
-        if self._x_start + len(self._x) + self._pending_n >= self._needs(self._next + BLOCK_FRAMES):
-            self._absorb()
-            while self._x_start + len(self._x) >= self._needs(self._next + BLOCK_FRAMES):
-                self._block(self._next + BLOCK_FRAMES)
+        for segment in self._blocks.feed(s):
+            self._analyse(segment)
 
     def finish(self):
         """(salience, mel power, frame times, peak totals, peaks) as `salience` returns them."""
-        self._pending.append(np.zeros(N_FFT // 2, np.float32))
-        self._absorb()
-        n_frames = 1 + self.samples // HOP
-        while self._next < n_frames:
-            self._block(min(n_frames, self._next + BLOCK_FRAMES))
+        for segment in self._blocks.finish():
+            self._analyse(segment)
         sal = np.vstack(self._sal).astype(np.float64)
         power = np.hstack(self._power)
         total = np.concatenate(self._total)
         peaks = scipy.sparse.hstack(self._peaks).tocsc()
-        times = librosa.frames_to_time(np.arange(n_frames), sr=SAMPLE_RATE, hop_length=HOP)
+        times = librosa.frames_to_time(np.arange(self._blocks.frames), sr=SAMPLE_RATE, hop_length=HOP)
         return sal, power, times, total, peaks
 
-    @staticmethod
-    def _needs(f_hi: int) -> int:
-        """Padded samples that frames up to f_hi (exclusive) cover."""
-        return (f_hi - 1) * HOP + N_FFT
-
-    def _absorb(self) -> None:
-        self._x = np.concatenate([self._x, *self._pending])
-        self._pending, self._pending_n = [], 0
-
-    def _block(self, f_hi: int) -> None:
-        f_lo = self._next
+    def _analyse(self, segment: np.ndarray) -> None:
         _, m, mel = _grid()
-        seg = self._x[f_lo * HOP - self._x_start:self._needs(f_hi) - self._x_start]
-        spec = _magnitudes(seg)
+        spec = _magnitudes(segment)
         inner = spec[:, 1:-1]
         is_peak = (inner > spec[:, :-2]) & (inner >= spec[:, 2:])
         floor = spec.max(axis=1, keepdims=True) * 10 ** (-PEAK_RANGE_DB / 20)
@@ -208,18 +186,12 @@ class Spectra:
         self._power.append((np.square(spec) @ mel.T).T)
         self._total.append(np.bincount(frame, weights=value * _band()[row + 1], minlength=spec.shape[0]))
         self._peaks.append(sparse_peak)
-        self._next = f_hi
-        drop = f_hi * HOP - self._x_start  # the next block starts here; nothing before it is needed again
-        self._x, self._x_start = self._x[drop:], self._x_start + drop
 
 
 def _magnitudes(seg: np.ndarray) -> np.ndarray:
     """|STFT| (frames x FFT bins, float32) of uncentred Hann frames: librosa.stft(center=False), transposed,
     to within float32 rounding, at two thirds of its cost."""
-    count = 1 + (len(seg) - N_FFT) // HOP
-    frames = np.lib.stride_tricks.as_strided(seg, (count, N_FFT), (seg.strides[0] * HOP, seg.strides[0]),
-                                             writeable=False)
-    return np.abs(scipy.fft.rfft(frames * _window(), axis=1, workers=1))
+    return np.abs(scipy.fft.rfft(frames_of(seg, N_FFT, HOP) * _window(), axis=1, workers=1))
 
 
 def _window() -> np.ndarray:

@@ -24,8 +24,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     serve.add_argument("--prompt-key-file", type=Path, help="32-byte AES key for prompts at rest "
                        "(default: DATA_DIR/keys/prompt.key; env GUARD_PROMPT_KEY_FILE)")
     serve.add_argument("--workers", type=int, default=8, help="concurrent RPCs (default: %(default)s)")
-    serve.add_argument("--melody-processes", type=int, help="worker processes extracting melodies from audio "
-                       "(default: one a core, at most 4)")
+    serve.add_argument("--analysis-processes", type=int, help="worker processes analysing audio as it is decoded "
+                       "(melody, landmark spectrogram; default: one a core, at most 4)")
     serve.add_argument("--jurisdiction", default="US", help="country whose public holidays count against statutory "
                        "business days (default: %(default)s)")
     serve.add_argument("--subdivision", help="state or region for the holiday calendar, e.g. BY for Bavaria")
@@ -46,7 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
         database_url=args.database_url or os.environ.get("GUARD_DATABASE_URL"),
         metrics_listen=None if args.metrics_listen == "off" else args.metrics_listen,
         workers=args.workers,
-        melody_processes=args.melody_processes,
+        analysis_processes=args.analysis_processes,
         jurisdiction=args.jurisdiction,
         subdivision=args.subdivision,
         appeal_business_days=args.appeal_business_days,
