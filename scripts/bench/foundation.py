@@ -1134,8 +1134,12 @@ def build_report(args, info: dict, real: list[Source], rendered: list[Source], s
                      " | ".join(cells) + f" | {r['outside_p50']:.1f} |")
     lines.append("\n*outside stages* = client wall time minus the sum of the reported stages (transport, TLS, "
                  "protobuf, authorisation, hashing, idempotency lookup). The melody path (melody, then melody_match) "
-                 "runs beside the audio path (fingerprint, then match), hence the negative values; *-*: the stage did "
-                 "not run (no melody was found in the query, so nothing was matched).")
+                 "runs beside the audio path (fingerprint, then match), hence the negative values. An analysis worker "
+                 "receives the samples while the track decodes and computes the landmark spectrogram and the "
+                 "melody's spectra meanwhile, on the other core: *fingerprint* (Chromaprint, then the landmark peaks "
+                 "of the worker's spectrogram) and *melody* (what the worker had left once the decode ended) count "
+                 "only what follows the decode. *-*: the stage did not run (no melody was found in the query, so "
+                 "nothing was matched).")
     rep.add("\n".join(lines))
 
     rep.add(f"""### 2. Import throughput
