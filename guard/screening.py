@@ -183,7 +183,8 @@ class Screener:
         if melody_file is not None:
             with watch.stage("melody"):  # before decoding: a bad melody file is refused without wasted work
                 given = _given_melody(melody_file)
-        # A given melody leaves nothing to stream: the worker's melody path is what hands it back.
+        # Streamed only when the melody is to be extracted: the melody path is what hands the worker back
+        # (with a melody file the landmark spectrogram is computed here, after the decode).
         analysis = self._analysis_workers.start(fingerprints.SAMPLE_RATE) if given is None else None
         try:
             with watch.stage("decode"):
