@@ -9,9 +9,8 @@ computing the landmark spectrogram during the decode slowed the decode by as muc
 
 Fed while decoding, because both analyses mostly need only the samples so far: the melody extractor's
 spectral half (fingerprints.melody.Extractor) and the landmark spectrogram (landmarks.Spectrogram) run on
-the other core while the decode goes on. When the last samples arrive the worker answers the spectrogram
-first (the audio path waits for it; it is left to the server when the worker fell behind), then the
-melody's contour, notes and beats.
+the other core while the decode goes on. When the last samples arrive the worker finishes the spectrogram
+first (the audio path waits for it), then the melody's contour, notes and beats.
 
 Workers fork from a forkserver that has run the extractor once (guard._warm_extractor), so a worker starts
 warm and never inherits the server's gRPC threads. (A worker does import the program's main script when the
@@ -143,9 +142,9 @@ class TrackAnalysis:
         with self._lock:
             self._take_spectrogram()
             answer = self._spectrogram
-        if answer is not None and answer[0] and answer[1] is not None:
+        if answer is not None and answer[0]:
             return answer[1]
-        return landmarks.log_spectrogram(samples)  # no worker, a lost one, or one that fell behind
+        return landmarks.log_spectrogram(samples)
 
     def melody(self, samples: np.ndarray, sample_rate: int) -> melody.Melody:
         """The melody of the whole track, `samples` (sent again, whole, to a fresh worker if this one was lost).
@@ -250,8 +249,6 @@ def _serve(conn: Connection) -> None:
         if kind == "feed":
             track = track or _Track()
             track.feed(message[1])
-            while track.behind and not conn.poll():  # the spectrogram only while no piece is waiting
-                track.catch_up(1)
         elif kind == "spectrogram":
             conn.send(("spectrogram", *_attempt(lambda: (track or _Track()).spectrogram())))
         elif kind == "melody":
@@ -266,50 +263,24 @@ def _serve(conn: Connection) -> None:
 
 
 class _Track:
-    """A track being fed, in the worker. The melody's spectra keep up with the pieces; the landmark
-    spectrogram takes the time left over. When the decode ends with the spectrogram more than a few pieces
-    behind (a fast decode: a 3-minute 22 kHz MP3 decodes in ~90 ms, the two analyses take ~160 ms), the
-    worker leaves it to the server, whose core is free then, and goes on with the melody. Measured with
-    the spectrogram first instead: the audio path was quicker, the melody path slower by as much."""
-
-    CATCH_UP_PIECES = 2
+    """A track being fed, in the worker: both analyses see every piece."""
 
     def __init__(self) -> None:
         self._extractor = melody.Extractor()
-        self._spectrogram: landmarks.Spectrogram | None = landmarks.Spectrogram()
-        self._for_spectrogram: list[np.ndarray] = []
+        self._spectrogram = landmarks.Spectrogram()
         self._failure: Exception | None = None
-
-    @property
-    def behind(self) -> bool:
-        return bool(self._for_spectrogram) and self._spectrogram is not None and self._failure is None
 
     def feed(self, samples: np.ndarray) -> None:
         if self._failure is None:
             try:
                 self._extractor.feed(samples)
+                self._spectrogram.feed(samples)
             except Exception as exc:  # reported when a result is asked for
                 self._failure = exc
-            self._for_spectrogram.append(samples)
 
-    def catch_up(self, pieces: int) -> None:
-        """Feed the spectrogram up to `pieces` of the pieces it has not seen."""
-        for _ in range(min(pieces, len(self._for_spectrogram))):
-            if not self.behind:
-                return
-            try:
-                self._spectrogram.feed(self._for_spectrogram.pop(0))
-            except Exception as exc:
-                self._failure = exc
-
-    def spectrogram(self) -> np.ndarray | None:
-        """The landmark spectrogram, or None when it is too far behind to be worth finishing here."""
+    def spectrogram(self) -> np.ndarray:
         if self._failure is not None:
             raise self._failure
-        if len(self._for_spectrogram) > self.CATCH_UP_PIECES:
-            self._spectrogram, self._for_spectrogram = None, []
-            return None
-        self.catch_up(self.CATCH_UP_PIECES)
         return self._spectrogram.finish()
 
     def melody(self) -> melody.Melody:

@@ -67,21 +67,3 @@ def test_a_track_that_is_not_at_the_analysis_rate_is_analysed_whole(workers, tra
     with pytest.raises(melody.NoMelodyFound):
         analysis.melody(np.zeros(1000, np.float32), fingerprints.SAMPLE_RATE)
     assert len(workers.pids()) == 2
-
-
-def test_the_worker_answers_the_spectrogram_it_kept_up_with_and_leaves_one_far_behind_to_the_server(track) -> None:
-    from guard.analysis_workers import _Track
-
-    pieces = np.array_split(track, 30)
-    kept_up = _Track()
-    for piece in pieces:
-        kept_up.feed(piece)
-        kept_up.catch_up(1)  # what the worker does while no piece is waiting
-    assert np.array_equal(kept_up.spectrogram(), landmarks.log_spectrogram(track))
-    assert _same_melody(kept_up.melody(), melody.extract_melody(track, fingerprints.SAMPLE_RATE))
-
-    behind = _Track()
-    for piece in pieces:
-        behind.feed(piece)
-    assert behind.spectrogram() is None
-    assert _same_melody(behind.melody(), melody.extract_melody(track, fingerprints.SAMPLE_RATE))
