@@ -125,7 +125,9 @@ class TrackAnalysis:
         self._workers = workers
         self._worker = worker
         self._lock = threading.Lock()
-        self._spectrogram: tuple[bool, object] | None = None
+        self._spectrogram: np.ndarray | None = None
+        self._spectrogram_read = False
+        """Whether the worker's spectrogram answer was read (None after that: it is computed here)."""
 
     def feed(self, samples: np.ndarray) -> None:
         if self._worker is not None:
@@ -141,9 +143,8 @@ class TrackAnalysis:
         """The landmark spectrogram of the whole track, `samples` (computed here if the worker was lost)."""
         with self._lock:
             self._take_spectrogram()
-            answer = self._spectrogram
-        if answer is not None and answer[0]:
-            return answer[1]
+        if self._spectrogram is not None:
+            return self._spectrogram
         return landmarks.log_spectrogram(samples)
 
     def melody(self, samples: np.ndarray, sample_rate: int) -> melody.Melody:
@@ -168,15 +169,15 @@ class TrackAnalysis:
             self._workers.checkin(worker)
 
     def _take_spectrogram(self) -> None:
-        if self._worker is None or self._spectrogram is not None:
+        if self._worker is None or self._spectrogram_read:
             return
+        self._spectrogram_read = True
         try:
-            self._spectrogram = (True, self._worker.answer("spectrogram"))
+            self._spectrogram = self._worker.answer("spectrogram")
         except WorkerLost:
-            self._spectrogram = (False, None)
             log.warning("analysis_worker_lost", attempt=0)
-        except Exception as exc:  # the worker's own failure: the spectrogram is computed here instead
-            self._spectrogram = (False, exc)
+        except Exception:  # noqa: BLE001 - the worker's own failure: the spectrogram is computed here instead
+            pass
 
 
 class _Worker:
