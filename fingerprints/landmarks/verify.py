@@ -51,10 +51,14 @@ class NullModel:
 
     The binomial evidence assumes independent peaks; music is not, so
     unrelated stretches reach far more evidence than the binomial promises
-    (the 99th percentile is 17, i.e. "1e-17"). The exponential tail is
+    (the 99th percentile is 17, i.e. "1e-17"). The exponential tail was
     fitted by maximum likelihood to the top 1% of the 3,066 stretches that
-    verification examined for 4,704 unrelated queries (measure.py
-    calibrate): slope 0.114 per unit of evidence.
+    verification examined for 4,704 unrelated queries during the design (the
+    prototype's calibration split, commit eba1150): slope 0.114 per unit of
+    evidence. scripts/bench/calibrate_landmarks.py re-measures the tail on the
+    landmark benchmark's unrelated music and counts the windows this model and
+    the re-fitted ones would report (docs/benchmarks.md): how heavy the tail is
+    depends on the music, so refit on the music a deployment screens.
     """
 
     scale: float = 0.940

@@ -1,0 +1,193 @@
+"""Check the landmark null model against unrelated music: the evidence verification finds where there is no copy.
+
+fingerprints/landmarks/verify.py's NullModel says: a stretch of unrelated music that verification examines shows
+binomial evidence >= e with probability scale * 10 ** (-slope * e). This script collects every stretch that
+verification examines (LandmarkMatcher.examine) for two kinds of unrelated query against the landmark
+benchmark's catalog (scripts/bench/landmarks.py, same material and cache):
+
+    other registered works   10 s windows of each registered work (every 10 s from 2.5 s), clean, +1 and -2
+                             semitones, +10% tempo; stretches of the window's own work and its twin left out;
+    unregistered music       the false-positive benchmark's windows: every non-overlapping 10 s window of the
+                             unregistered pieces, clean, +2 semitones, +10% tempo.
+
+For each it fits the exponential tail by maximum likelihood above the 99th percentile, as NullModel was fitted,
+and counts the windows that each model (the shipped one, and both fits) would report at MAX_FALSE_MATCH.
+It writes its section of docs/benchmarks.md and changes no code.
+
+Run: .venv/bin/python scripts/bench/calibrate_landmarks.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import landmarks as bench  # noqa: E402  (the landmark benchmark: material, transformations, helpers)
+
+from fingerprints import landmarks  # noqa: E402
+from fingerprints.landmarks.verify import NULL_MODEL, NullModel, Stretch  # noqa: E402
+
+LEAVE_ONE_OUT = {"clean": [], "pitch +1 st": ["pitch", "100"], "tempo +10%": ["tempo", "1.10"],
+                 "pitch -2 st": ["pitch", "-200"]}
+
+
+@dataclass(frozen=True)
+class Examined:
+    """One unrelated query window: the evidence of every stretch of another work that verification examined,
+    which work each came from, and how many stretches it examined in all (the null's trial count)."""
+
+    query: str
+    evidence: tuple[float, ...]
+    works: tuple[int, ...]
+    trials: int
+
+    def best(self) -> float:
+        return max(self.evidence, default=0.0)
+
+    def reported_by(self, null: NullModel) -> bool:
+        e = self.best()
+        return bool(self.evidence) and self.trials * null.scale * 10 ** (-null.slope * e) <= landmarks.MAX_FALSE_MATCH
+
+
+def examine(matcher: landmarks.LandmarkMatcher, data: bytes, own: set[int], query: str) -> Examined:
+    found = matcher.examine(landmarks.fingerprint(bench.decode(data).samples))
+    others = [m for m in found if m.work_number not in own]
+    return Examined(query, tuple(Stretch(0, 0, m.peaks, m.landed, m.chance).evidence for m in others),
+                    tuple(m.work_number for m in others), len(found))
+
+
+def leave_one_out(matcher: landmarks.LandmarkMatcher, registered: list[bench.Work]) -> Iterator[Examined]:
+    numbers = {w.name: w.number for w in registered}
+    for w in registered:
+        x = bench.read(w)
+        own = {w.number} | ({numbers[bench.TWINS[w.name]]} if w.name in bench.TWINS else set())
+        for s in np.arange(2.5, max(w.seconds - bench.EXCERPT_S, 0.0) + 1e-9, 10.0):
+            seg = x[int(s * bench.RATE): int((s + bench.EXCERPT_S) * bench.RATE)]
+            for condition, effect in LEAVE_ONE_OUT.items():
+                yield examine(matcher, bench.wav_bytes(bench.sox(seg, effect) if effect else seg), own,
+                              f"{w.name}@{s:.1f}s {condition}")
+
+
+def unregistered(matcher: landmarks.LandmarkMatcher, negatives: list[bench.Work]) -> Iterator[Examined]:
+    for w in negatives:
+        x = bench.read(w)
+        for s in np.arange(0.0, w.seconds - bench.EXCERPT_S + 1e-9, bench.EXCERPT_S):
+            seg = x[int(s * bench.RATE): int((s + bench.EXCERPT_S) * bench.RATE)]
+            for condition, effect in bench.FP_CONDITIONS.items():
+                yield examine(matcher, bench.wav_bytes(bench.sox(seg, effect) if effect else seg), set(),
+                              f"{w.name}@{s:.0f}s {condition}")
+
+
+def fit_tail(evidence: np.ndarray) -> NullModel:
+    """Exponential tail P(E >= e) = scale * 10 ** (-slope * e), maximum likelihood above the 99th percentile
+    (the body of the distribution does not matter at a 1e-4 threshold)."""
+    threshold = float(np.quantile(evidence, 0.99))
+    excess = float(np.mean(evidence[evidence >= threshold] - threshold))
+    slope = 1.0 / (max(excess, 1e-9) * math.log(10))
+    return NullModel(scale=float(f"{0.01 * 10 ** (slope * threshold):.4g}"), slope=float(f"{slope:.4g}"))
+
+
+def collect(name: str, windows: Iterator[Examined]) -> list[Examined]:
+    out = []
+    for k, window in enumerate(windows, 1):
+        out.append(window)
+        if k % 1000 == 0:
+            bench.log(f"{name}: {k} windows")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few works and windows; prints only")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    machine = bench._report.machine()
+    works = bench.material(args.quick, 0.1 if args.quick else 8.5)
+    registered = [w for w in works if w.split == "registered"]
+    negatives = [w for w in works if w.split in ("unregistered", "negative")]
+    if args.quick:
+        registered, negatives = registered[:12], negatives[:8]
+    bench.log(f"catalog: {len(registered)} registered works; {len(negatives)} unregistered pieces")
+    matcher = bench.Catalog(registered).landmarks
+    sets = {"other registered works": collect("leave-one-out", leave_one_out(matcher, registered)),
+            "unregistered music": collect("unregistered", unregistered(matcher, negatives))}
+    text = report(args, machine, started, registered, negatives, sets, {w.number: w.name for w in works})
+    print(text)
+    if args.quick:
+        bench.log("--quick: printed only; docs/benchmarks.md not written")
+    else:
+        bench._report.write_section("calibrate_landmarks", text)
+        bench.log("written to docs/benchmarks.md (section calibrate_landmarks)")
+
+
+_corpus_pieces = functools.cache(bench._pieces)
+
+
+def described(name: str) -> str:
+    """A rendered piece's stem with the corpus file it was rendered from (m012: music21 corpus piece 12)."""
+    if name.startswith("m") and name[1:].isdigit():
+        return f"{name} ({_corpus_pieces()[int(name[1:])].split('/corpus/')[-1]})"
+    return name
+
+
+def report(args, machine: str, started: float, registered: list[bench.Work], negatives: list[bench.Work],
+           sets: dict[str, list[Examined]], names: dict[int, str]) -> str:
+    fits = {name: fit_tail(np.array([e for w in windows for e in w.evidence])) for name, windows in sets.items()}
+    models = {"shipped (verify.NULL_MODEL)": NULL_MODEL} | {f"fitted on {name}": fit for name, fit in fits.items()}
+    rows = []
+    for name, windows in sets.items():
+        evidence = np.array([e for w in windows for e in w.evidence])
+        q = np.quantile(evidence, [0.5, 0.9, 0.99, 0.999])
+        rows.append(f"| {name} | {len(windows):,} | {len(evidence):,} | " + " | ".join(f"{v:.1f}" for v in q)
+                    + f" | {evidence.max():.1f} | scale {fits[name].scale}, slope {fits[name].slope} |")
+    reported = []
+    for model_name, model in models.items():
+        cells = []
+        for windows in sets.values():
+            k = sum(w.reported_by(model) for w in windows)
+            cells.append(f"{k} of {len(windows):,} ({100 * k / len(windows):.3f}%)")
+        reported.append(f"| {model_name}: scale {model.scale}, slope {model.slope} | " + " | ".join(cells) + " |")
+    top = []
+    for name, windows in sets.items():
+        best = sorted(windows, key=lambda w: -w.best())[:6]
+        top.append(f"{name}: " + "; ".join(
+            f"{described(w.query.split('@')[0])}@{w.query.split('@')[1]} -> {described(names[w.works[int(np.argmax(w.evidence))]])} "
+            f"{w.best():.1f}" for w in best if w.evidence))
+    return f"""## Landmark null model: evidence of unrelated music (calibrate_landmarks)
+
+Command: `.venv/bin/python scripts/bench/calibrate_landmarks.py{' --quick' if args.quick else ''}` ({machine}; commit {bench._commit()}; {(time.perf_counter() - started) / 60:.1f} min)
+
+Catalog: the landmark benchmark's {len(registered)} registered works ({sum(w.seconds for w in registered) / 3600:.2f} h). Every stretch that
+verification examines (`LandmarkMatcher.examine`) for two kinds of unrelated 10 s query, with its binomial
+evidence (`verify.Stretch.evidence`): **other registered works** (each registered work's windows every 10 s,
+clean, +1 / -2 semitones, +10% tempo, against the other works: its own and its twin's stretches left out) and
+**unregistered music** (the false-positive benchmark's windows of {len(negatives)} unregistered pieces,
+{sum(w.seconds for w in negatives) / 3600:.2f} h: clean, +2 semitones, +10% tempo). Tails fitted as `NullModel` was: an exponential
+above the 99th percentile, by maximum likelihood.
+
+| unrelated queries | windows | stretches examined | evidence median | q0.9 | q0.99 | q0.999 | max | tail fit |
+|---|---|---|---|---|---|---|---|---|
+""" + "\n".join(rows) + f"""
+
+Windows that each model would report (false-match probability <= {landmarks.MAX_FALSE_MATCH:g}, the number of
+stretches examined for the window as trials, as `LandmarkMatcher.match` does):
+
+| model | other registered works | unregistered music |
+|---|---|---|
+""" + "\n".join(reported) + """
+
+Strongest unrelated stretches (window -> work, evidence): """ + "\n\n".join(top) + "\n"
+
+
+if __name__ == "__main__":
+    main()
