@@ -841,6 +841,36 @@ def best_scores(matcher, melody: Melody, true_work: int | None):
     return best, best_other, true_best, found
 
 
+STRONGEST_NEGATIVES = 12
+
+
+def identical_notes(match) -> tuple[int, int]:
+    """(aligned notes at the reference's pitch once transposed, the longest run of them): how literally a match
+    repeats the reference, whatever the scoring made of it."""
+    same, run, longest = 0, 0, 0
+    for pair in match.pairs:
+        if pair.kind == "match" and abs(pair.query_pitch - match.transposition_semitones - pair.reference_pitch) < 0.5:
+            same, run = same + 1, run + 1
+            longest = max(longest, run)
+        elif pair.kind != "consolidated":
+            run = 0
+    return same, longest
+
+
+def strongest_negatives(rows: list[dict], meta: list[dict], count: int) -> str:
+    """The negatives that set the false-positive thresholds, and what they matched."""
+    def tune(i: int) -> str:
+        return f"{meta[i]['collection']} '{(meta[i]['titles'] or ['untitled'])[0].strip()}'"
+    out = []
+    for r in sorted((r for r in rows if r["top"] is not None), key=lambda r: r["best"])[:count]:
+        m, spec = r["top"], r["spec"]
+        same, longest = identical_notes(m)
+        out.append(f"p={r['best']:.1e} {spec.recipe}, {spec.n_bars} bars of {tune(spec.source)} -> "
+                   f"{tune(m.work_number)}: {m.matched_notes} notes aligned, {same} identical, longest identical run "
+                   f"{longest}")
+    return "; ".join(out)
+
+
 def bar_iou(match, spec: QuerySpec) -> float:
     a0, a1 = match.reference_first_bar, match.reference_last_bar
     b0, b1 = spec.bars
@@ -1005,7 +1035,8 @@ def main() -> None:
             if q is not None and true_of(spec) is not None:
                 short = any(h.work == true_of(spec) for h in matcher.candidates(q))
             rows.append({"spec": spec, "best": best, "best_other": best_other, "true": true_best, "t": dt_s,
-                         "short": short, "notes": len(q.reduced) if q is not None else 0})
+                         "short": short, "notes": len(q.reduced) if q is not None else 0,
+                         "top": min(found, key=lambda m: m.false_match_probability) if found else None})
         return rows
 
     negs = [s for s in make_queries("negative", negatives_pool, list(SYMBOLIC), (4, 8), negatives_pool, mels,
@@ -1224,6 +1255,12 @@ Why short quotations fall short of the recall targets: a matched note of average
 quotation aligns {evidence[4][0]:.0f} notes at 4 bars and {evidence[8][0]:.0f} at 8. Unrelated tunes of one
 tradition share stretches about that long: pitch agreement alone cannot lift most 4-bar quotations of these
 tunes above chance at 0.1%, whatever the shortlist.
+
+The {STRONGEST_NEGATIVES} strongest symbolic negatives, which set the 0.1% and 1% thresholds (identical: at the reference's
+pitch once transposed): {strongest_negatives(neg_rows, meta, STRONGEST_NEGATIVES)}. Judging by the identical runs
+and the titles, several appear to be one tune under two titles or a song sung to another's melody, which the title
+checks and the 24-note check do not recognise: "false positives" of that kind are melodic relations a lawyer would
+want to see, and they hold the thresholds up.
 
 {table.markdown()}
 """
