@@ -841,7 +841,8 @@ def best_scores(matcher, melody: Melody, true_work: int | None):
     return best, best_other, true_best, found
 
 
-STRONGEST_NEGATIVES = 12
+STRONGEST_NEGATIVES = 20
+"""With ~2,000 negatives, the 20th strongest sets the 1% threshold and the 2nd the 0.1% one."""
 
 
 def identical_notes(match) -> tuple[int, int]:
