@@ -55,7 +55,7 @@ class RecordingPrints:
 def fingerprint_recording(audio: fingerprints.Audio, landmark_spectrogram: np.ndarray | None = None) -> RecordingPrints:
     """Both audio fingerprints; the landmark one from `landmark_spectrogram` when it was computed already."""
     if landmark_spectrogram is None:
-        return RecordingPrints(fingerprints.fingerprint(audio), landmarks.fingerprint(audio.samples))
+        landmark_spectrogram = landmarks.log_spectrogram(audio.samples)
     return RecordingPrints(fingerprints.fingerprint(audio), landmarks.find_peaks(landmark_spectrogram))
 
 

@@ -43,36 +43,37 @@ LEAVE_ONE_OUT = {"clean": [], "pitch +1 st": ["pitch", "100"], "tempo +10%": ["t
 
 @dataclass(frozen=True)
 class Examined:
-    """One unrelated query window: the evidence of every stretch of another work that verification examined,
-    which work each came from, and how many stretches it examined in all (the null's trial count)."""
+    """One unrelated query window: every stretch of another work that verification examined, which work each
+    came from, and how many stretches it examined in all (the null's trial count)."""
 
     query: str
-    evidence: tuple[float, ...]
+    stretches: tuple[Stretch, ...]
     works: tuple[int, ...]
     trials: int
+
+    @property
+    def evidence(self) -> list[float]:
+        return [s.evidence for s in self.stretches]
 
     def best(self) -> float:
         return max(self.evidence, default=0.0)
 
     def reported_by(self, null: NullModel) -> bool:
-        e = self.best()
-        return bool(self.evidence) and self.trials * null.scale * 10 ** (-null.slope * e) <= landmarks.MAX_FALSE_MATCH
+        return any(null.false_match_probability(s, self.trials) <= landmarks.MAX_FALSE_MATCH for s in self.stretches)
 
 
 def examine(matcher: landmarks.LandmarkMatcher, data: bytes, own: set[int], query: str) -> Examined:
     found = matcher.examine(landmarks.fingerprint(bench.decode(data).samples))
     others = [m for m in found if m.work_number not in own]
-    return Examined(query, tuple(Stretch(0, 0, m.peaks, m.landed, m.chance).evidence for m in others),
+    return Examined(query, tuple(Stretch(0, 0, m.peaks, m.landed, m.chance) for m in others),
                     tuple(m.work_number for m in others), len(found))
 
 
 def leave_one_out(matcher: landmarks.LandmarkMatcher, registered: list[bench.Work]) -> Iterator[Examined]:
     numbers = {w.name: w.number for w in registered}
     for w in registered:
-        x = bench.read(w)
         own = {w.number} | ({numbers[bench.TWINS[w.name]]} if w.name in bench.TWINS else set())
-        for s in np.arange(2.5, max(w.seconds - bench.EXCERPT_S, 0.0) + 1e-9, 10.0):
-            seg = x[int(s * bench.RATE): int((s + bench.EXCERPT_S) * bench.RATE)]
+        for s, seg in bench.windows(w, 2.5, 10.0):
             for condition, effect in LEAVE_ONE_OUT.items():
                 yield examine(matcher, bench.wav_bytes(bench.sox(seg, effect) if effect else seg), own,
                               f"{w.name}@{s:.1f}s {condition}")
@@ -80,9 +81,7 @@ def leave_one_out(matcher: landmarks.LandmarkMatcher, registered: list[bench.Wor
 
 def unregistered(matcher: landmarks.LandmarkMatcher, negatives: list[bench.Work]) -> Iterator[Examined]:
     for w in negatives:
-        x = bench.read(w)
-        for s in np.arange(0.0, w.seconds - bench.EXCERPT_S + 1e-9, bench.EXCERPT_S):
-            seg = x[int(s * bench.RATE): int((s + bench.EXCERPT_S) * bench.RATE)]
+        for s, seg in bench.windows(w, 0.0, bench.EXCERPT_S):
             for condition, effect in bench.FP_CONDITIONS.items():
                 yield examine(matcher, bench.wav_bytes(bench.sox(seg, effect) if effect else seg), set(),
                               f"{w.name}@{s:.0f}s {condition}")

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -466,15 +467,20 @@ def detection(catalog: Catalog, registered: list[Work], backgrounds: list[Work],
     return table
 
 
+def windows(work: Work, first: float, hop: float) -> Iterator[tuple[float, np.ndarray]]:
+    """(start in seconds, EXCERPT_S seconds of samples) every `hop` seconds from `first`, while whole."""
+    x = read(work)
+    for s in np.arange(first, work.seconds - EXCERPT_S + 1e-9, hop):
+        yield float(s), x[int(s * RATE): int((s + EXCERPT_S) * RATE)]
+
+
 def false_positives(catalog: Catalog, negatives: list[Work]) -> dict:
     """Non-overlapping 10 s windows of music that is not in the catalog, as is and re-pitched / re-timed."""
     trials: dict[str, int] = defaultdict(int)
     false: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    windows = 0
+    count = 0
     for w in negatives:
-        x = read(w)
-        for s in np.arange(0.0, w.seconds - EXCERPT_S + 1e-9, EXCERPT_S):
-            seg = x[int(s * RATE): int((s + EXCERPT_S) * RATE)]
+        for s, seg in windows(w, 0.0, EXCERPT_S):
             for condition, effect in FP_CONDITIONS.items():
                 found = catalog.match(wav_bytes(sox(seg, effect) if effect else seg))
                 trials[condition] += 1
@@ -482,9 +488,9 @@ def false_positives(catalog: Catalog, negatives: list[Work]) -> dict:
                     if matches:
                         false[condition][name].append(f"{w.name}@{s:.0f}s -> " + ", ".join(
                             f"work {m.work_number} p={m.false_match_probability:.1e}" for m in matches))
-            windows += 1
-            if windows % 500 == 0:
-                log(f"false positives: {windows} windows")
+            count += 1
+            if count % 500 == 0:
+                log(f"false positives: {count} windows")
     synthetic = {}
     for name, audio in synthetic_signals().items():
         found = catalog.match(wav_bytes(audio))
