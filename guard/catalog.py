@@ -249,9 +249,9 @@ class Catalog:
         with self._audio_lock:
             return self._labelled(self.matcher.match(codes))
 
-    def match_landmarks(self, peaks: landmarks.LandmarkFingerprint) -> list[tuple[landmarks.LandmarkMatch, WorkLabel]]:
+    def match_landmarks(self, query: landmarks.LandmarkQuery) -> list[tuple[landmarks.LandmarkMatch, WorkLabel]]:
         with self._landmark_lock:
-            return self._labelled(self.landmarks.match(peaks))
+            return self._labelled(self.landmarks.match(query))
 
     def match_melody(self, tune: melody.Melody, *, transcribed: bool) -> list[tuple[melody.MelodyMatch, WorkLabel]]:
         """`transcribed`: extracted from the screened audio rather than sent as a score (MelodyMatcher.match)."""

@@ -197,11 +197,13 @@ class Screener:
             analysis.decoded()
         melodic = self._melody_path.submit(self._melody_matches, given, analysis, audio, watch)
         with watch.stage("fingerprint"):
-            printed = fingerprint_recording(
-                audio, analysis.landmark_spectrogram(audio.samples) if analysis is not None else None)
+            spectrogram = (analysis.landmark_spectrogram(audio.samples) if analysis is not None
+                           else landmarks.log_spectrogram(audio.samples))
+            printed = fingerprint_recording(audio, spectrogram)
+            landmark_query = landmarks.LandmarkQuery(printed.landmarks, landmarks.find_maxima(spectrogram))
         with watch.stage("match"):
             matches = audio_evidence(self._catalog.match(printed.chromaprint.codes),
-                                     self._catalog.match_landmarks(printed.landmarks), audio.duration)
+                                     self._catalog.match_landmarks(landmark_query), audio.duration)
         melody_matches, tune, melody_source = melodic.result()
         matches += melody_matches
         facts = policies.ScreeningFacts(

@@ -10,14 +10,23 @@ import pytest
 
 import fingerprints
 from fingerprints import landmarks
+from fingerprints.landmarks.align import Transform
+from fingerprints.landmarks.verify import Landings, refined, stretches
 from tests.audio import DEMO_RATE, encode, synth_music
 
 RATE = landmarks.SAMPLE_RATE
 
 
+def decoded(samples: np.ndarray, kind: str = "wav") -> np.ndarray:
+    return fingerprints.decode(encode(samples, DEMO_RATE, kind), sample_rate=RATE, max_seconds=900).samples
+
+
 def peaks(samples: np.ndarray, kind: str = "wav") -> landmarks.LandmarkFingerprint:
-    audio = fingerprints.decode(encode(samples, DEMO_RATE, kind), sample_rate=RATE, max_seconds=900)
-    return landmarks.fingerprint(audio.samples)
+    return landmarks.fingerprint(decoded(samples, kind))
+
+
+def query(samples: np.ndarray, kind: str = "wav") -> landmarks.LandmarkQuery:
+    return landmarks.query(decoded(samples, kind))
 
 
 def excerpt(work: np.ndarray, start: float, seconds: float) -> np.ndarray:
@@ -76,7 +85,7 @@ def _speed(x: np.ndarray, ratio: float) -> np.ndarray:
     (lambda x: _speed(x, 1.05), 12 * np.log2(1.05), 1.05),
 ], ids=["clean", "pitch+2", "pitch-1", "tempo+10%", "tempo-5%", "speed+5%"])
 def test_transformed_excerpt_is_found_with_its_transform(works, matcher, change, pitch: float, tempo: float) -> None:
-    found = matcher.match(peaks(change(excerpt(works[2], 40.0, 10.0)), kind="mp3"))
+    found = matcher.match(query(change(excerpt(works[2], 40.0, 10.0)), kind="mp3"))
     assert found, "the copy was not found"
     best = found[0]
     assert best.work_number == 2
@@ -86,16 +95,45 @@ def test_transformed_excerpt_is_found_with_its_transform(works, matcher, change,
     assert {m.work_number for m in found} == {2}
 
 
-def test_copy_mixed_under_other_music_is_found(works, matcher) -> None:
+@pytest.mark.parametrize("level_db", [-6.0, 0.0])
+def test_copy_mixed_under_other_music_is_found(works, matcher, level_db: float) -> None:
     copy = excerpt(works[3], 20.0, 10.0)
     other = synth_music(seed=99, seconds=10.0)[:len(copy)]
-    found = matcher.match(peaks(0.5 * copy + 0.5 * other * 10 ** (-6 / 20)))
+    other *= np.sqrt(np.mean(copy ** 2) / np.mean(other ** 2)) * 10 ** (level_db / 20)
+    found = matcher.match(query(0.5 * (copy + other)))
     assert [m.work_number for m in found][:1] == [3]
+
+
+def _points(frames: np.ndarray, bins: np.ndarray) -> landmarks.LandmarkFingerprint:
+    packed = (frames.astype(np.uint32) << 12) | np.round(bins * 16).astype(np.uint32)
+    return landmarks.LandmarkFingerprint(np.sort(packed))
+
+
+def test_a_coarse_transform_is_refined_to_the_one_the_peaks_agree_on() -> None:
+    rng = np.random.default_rng(4)
+    ref_frames = np.sort(rng.integers(0, 2000, 400))
+    ref_bins = rng.uniform(10, 150, 400)
+    reference = _points(ref_frames, ref_bins)
+    # the query plays reference frames 600..1030 at 5% faster, 3 bins (1 semitone) higher, from its frame 0
+    inside = (ref_frames >= 600) & (ref_frames <= 1030)
+    query_maxima = _points(np.round((ref_frames[inside] - 600) / 1.05), ref_bins[inside] + 3)
+    landings = Landings.of(query_maxima)
+    true = Transform(3.0, 1.05, 600.0, 0, 410, 3)
+    coarse = Transform(3.0, 1.075, 600.0 + 0.025 * -205, 0, 410, 3)  # 2.5% too fast, right in the middle
+    back = coarse.inverse().inverse()
+    assert (back.pitch_bins, back.tempo, back.offset) == pytest.approx((coarse.pitch_bins, coarse.tempo, coarse.offset))
+    assert abs(back.first_frame - coarse.first_frame) <= 1 and abs(back.last_frame - coarse.last_frame) <= 1
+    better = refined(reference, landings, coarse)
+    assert better.tempo == pytest.approx(true.tempo, abs=0.003)
+    assert better.pitch_bins == coarse.pitch_bins
+    [found] = stretches(reference, landings, better)
+    assert found.landed >= 0.95 * inside.sum()
+    assert max(s.landed for s in stretches(reference, landings, coarse)) < 0.7 * inside.sum()
 
 
 def test_each_stitched_fragment_is_its_own_match(works, matcher) -> None:
     parts = [excerpt(works[1], 60.0, 6.0), _pitch(excerpt(works[3], 10.0, 6.0), 1.0), excerpt(works[1], 15.0, 6.0)]
-    found = sorted(matcher.match(peaks(np.concatenate(parts))), key=lambda m: m.query_start)
+    found = sorted(matcher.match(query(np.concatenate(parts))), key=lambda m: m.query_start)
     assert [(m.work_number, round(m.pitch_shift)) for m in found] == [(1, 0), (3, 1), (1, 0)]
     for match, placed_at, source_start in zip(found, (0.0, 6.0, 12.0), (60.0, 10.0, 15.0)):
         assert placed_at - 0.5 < match.query_start and match.query_end < placed_at + 6.5
@@ -107,7 +145,7 @@ def test_short_quotation_inside_a_long_track_is_found_and_localised(works, match
     at = 33 * DEMO_RATE
     quote = excerpt(works[2], 70.0, 5.0)
     bed[at:at + len(quote)] = quote
-    found = matcher.match(peaks(bed))
+    found = matcher.match(query(bed))
     assert len(found) == 1 and found[0].work_number == 2
     assert abs(found[0].query_start - 33.0) < 1.0 and abs(found[0].query_end - 38.0) < 1.0
 
@@ -133,17 +171,17 @@ def test_audio_that_copies_nothing_matches_nothing(matcher, name: str) -> None:
         "drums": _drums(20.0, 120.0),
         "unrelated music": synth_music(seed=1234, seconds=20.0),
     }[name]
-    assert matcher.match(peaks(np.asarray(signal, dtype=np.float32))) == []
+    assert matcher.match(query(np.asarray(signal, dtype=np.float32))) == []
 
 
 def test_removed_work_is_not_found_and_index_survives_save_and_load(works, tmp_path: Path) -> None:
     references = {n: peaks(x) for n, x in works.items()}
     matcher = landmarks.LandmarkMatcher.build(references.items())
-    query = peaks(excerpt(works[1], 30.0, 10.0))
+    copy = query(excerpt(works[1], 30.0, 10.0))
     matcher.remove(1)
-    assert matcher.match(query) == []
+    assert matcher.match(copy) == []
     matcher.add(1, references[1])
     matcher.save(tmp_path / "landmarks.npz")
     loaded = landmarks.LandmarkMatcher.load(tmp_path / "landmarks.npz", references.items())
     assert loaded.index.size == matcher.index.size
-    assert [m.work_number for m in loaded.match(query)] == [1]
+    assert [m.work_number for m in loaded.match(copy)] == [1]

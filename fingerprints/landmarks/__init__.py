@@ -8,7 +8,7 @@ that explain them and only the stretch of the query that matches. Design and fig
 
 from fingerprints.landmarks.index import LandmarkIndex
 from fingerprints.landmarks.matcher import MAX_FALSE_MATCH, LandmarkMatch, LandmarkMatcher
-from fingerprints.landmarks.peaks import LandmarkFingerprint, find_peaks, fingerprint
+from fingerprints.landmarks.peaks import LandmarkFingerprint, LandmarkQuery, find_maxima, find_peaks, fingerprint, query
 from fingerprints.landmarks.spectrum import FRAME_S, SAMPLE_RATE, Spectrogram, log_spectrogram
 from fingerprints.landmarks.verify import NullModel
 
@@ -20,9 +20,12 @@ __all__ = [
     "LandmarkIndex",
     "LandmarkMatch",
     "LandmarkMatcher",
+    "LandmarkQuery",
     "NullModel",
     "Spectrogram",
+    "find_maxima",
     "find_peaks",
     "fingerprint",
     "log_spectrogram",
+    "query",
 ]

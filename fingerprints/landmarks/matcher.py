@@ -9,9 +9,9 @@ from pathlib import Path
 from fingerprints.landmarks.align import Transform, join, transforms
 from fingerprints.landmarks.hashes import Constellations, query_constellations, reference_constellations
 from fingerprints.landmarks.index import Candidate, LandmarkIndex
-from fingerprints.landmarks.peaks import LandmarkFingerprint
+from fingerprints.landmarks.peaks import LandmarkFingerprint, LandmarkQuery
 from fingerprints.landmarks.spectrum import BINS_PER_OCTAVE, FRAME_S
-from fingerprints.landmarks.verify import NULL_MODEL, Landings, NullModel, Stretch, stretches
+from fingerprints.landmarks.verify import NULL_MODEL, Landings, NullModel, Stretch, refined, stretches
 from fingerprints.verify import strongest_per_stretch
 
 MAX_FALSE_MATCH = 1e-4
@@ -33,9 +33,9 @@ class LandmarkMatch:
     tempo_ratio: float
     """Query tempo over reference tempo (1.1: the query plays 10% faster)."""
     peaks: int
-    """Query peaks in the stretch."""
+    """Reference peaks in the stretch."""
     landed: int
-    """How many of them land on a reference peak under the transform."""
+    """How many of them land on a query maximum under the transform."""
     chance: float
     """How often they land under decoy transforms."""
     false_match_probability: float
@@ -49,7 +49,7 @@ class LandmarkMatch:
 
 
 class LandmarkMatcher:
-    """Candidates from the inverted index, verified peak by peak against the references' fingerprints.
+    """Candidates from the inverted index, verified by finding the references' peaks among the query's maxima.
 
     Not thread-safe for writes; the caller serialises add/remove against search.
     """
@@ -91,28 +91,29 @@ class LandmarkMatcher:
         if self._references.pop(work_number, None) is not None:
             self.index.remove(work_number)
 
-    def match(self, query: LandmarkFingerprint) -> list[LandmarkMatch]:
+    def match(self, query: LandmarkQuery) -> list[LandmarkMatch]:
         """Every stretch of the query that matches a reference, strongest first, one per stretch and work."""
         found = [m for m in self.examine(query) if m.false_match_probability <= MAX_FALSE_MATCH]
         return strongest_per_stretch(found, lambda m: (m.false_match_probability, -m.landed))
 
-    def examine(self, query: LandmarkFingerprint) -> list[LandmarkMatch]:
+    def examine(self, query: LandmarkQuery) -> list[LandmarkMatch]:
         """Every stretch verification looked at, whatever its score (what calibration fits)."""
-        probes = query_constellations(query)
+        probes = query_constellations(query.peaks)
         if not len(probes):
             return []
         search = self.index.search(probes)
         ordered = probes.take(search.hit).sorted()  # a row with no posting cannot pair with a reference key
         examined: list[tuple[int, Transform, Stretch]] = []
+        landings = Landings.of(query.maxima)
         for work, regions in _regions(search.candidates).items():
             reference = self._references.get(work)
             if reference is None:
                 continue
             parts = [reference_constellations(reference, lo, hi) for lo, hi in regions]
             hits = join(ordered, Constellations.concatenate(parts))
-            landings = Landings.of(reference)
-            for transform in transforms(hits):
-                examined.extend((work, transform, s) for s in stretches(query, landings, transform))
+            for found in transforms(hits):
+                transform = refined(reference, landings, found)
+                examined.extend((work, transform, s) for s in stretches(reference, landings, transform))
         trials = max(1, len(examined))
         return [_match(work, t, s, self._null.false_match_probability(s, trials)) for work, t, s in examined]
 
@@ -141,14 +142,14 @@ def _regions(candidates: list[Candidate]) -> dict[int, list[tuple[int, int]]]:
 
 
 def _match(work: int, transform: Transform, stretch: Stretch, p: float) -> LandmarkMatch:
-    def reference_time(frame: int) -> float:
-        return max(0.0, (transform.tempo * frame + transform.offset)) * FRAME_S
+    def query_time(frame: int) -> float:
+        return max(0.0, (frame - transform.offset) / transform.tempo) * FRAME_S
     return LandmarkMatch(
         work_number=work,
-        query_start=stretch.first_frame * FRAME_S,
-        query_end=(stretch.last_frame + 1) * FRAME_S,
-        reference_start=reference_time(stretch.first_frame),
-        reference_end=reference_time(stretch.last_frame + 1),
+        query_start=query_time(stretch.first_frame),
+        query_end=query_time(stretch.last_frame + 1),
+        reference_start=stretch.first_frame * FRAME_S,
+        reference_end=(stretch.last_frame + 1) * FRAME_S,
         pitch_shift=transform.pitch_bins * 12 / BINS_PER_OCTAVE,
         tempo_ratio=transform.tempo,
         peaks=stretch.peaks,

@@ -17,6 +17,7 @@ Run: scripts/bench/run-landmarks [--quick]
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import math
@@ -148,8 +149,23 @@ def material(quick: bool, negative_hours: float) -> list[Work]:
     return [Work(i, name, wav, split, sf.info(str(wav)).duration) for i, (name, wav, split) in enumerate(items)]
 
 
+PIECES = {"bach": 40, "beethoven": 8, "mozart": 8, "haydn": 6, "monteverdi": 12, "palestrina": 12,
+          "ryansMammoth": 20, "trecento": 8, "schumann_robert": 3, "josquin": 4, "joplin": 1,
+          "chopin": 1, "handel": 1, "corelli": 1, "schubert": 1, "weber": 1, "verdi": 1, "cpebach": 1,
+          "airdsAirs": 3, "schumann_clara": 3, "beach": 1}
+"""Pieces per music21 corpus group for the catalog's rendered half and its background."""
+
+
 def _pieces() -> list[str]:
     """A deterministic, varied choice from music21's corpus (the catalog's rendered half and its background)."""
+    groups = shuffled_corpus()
+    return [path for group, n in PIECES.items() for path in groups[group][:n]]
+
+
+@functools.cache
+def shuffled_corpus() -> dict[str, list[str]]:
+    """The renderable files of each PIECES group of music21's corpus, in a fixed shuffled order (further
+    choices take files after the first PIECES[group], so they never overlap the benchmark's)."""
     from music21 import corpus
     rng = random.Random(7)
     by_group: dict[str, list[str]] = defaultdict(list)
@@ -158,16 +174,12 @@ def _pieces() -> list[str]:
         if "dichterliebe" in s:  # the corpus holds Dichterliebe no. 2 twice (also schumann_robert/opus48no2)
             continue
         by_group[s.split("/corpus/")[1].split("/")[0]].append(s)
-    wanted = {"bach": 40, "beethoven": 8, "mozart": 8, "haydn": 6, "monteverdi": 12, "palestrina": 12,
-              "ryansMammoth": 20, "trecento": 8, "schumann_robert": 3, "josquin": 4, "joplin": 1,
-              "chopin": 1, "handel": 1, "corelli": 1, "schubert": 1, "weber": 1, "verdi": 1, "cpebach": 1,
-              "airdsAirs": 3, "schumann_clara": 3, "beach": 1}
-    chosen: list[str] = []
-    for group, n in wanted.items():
+    out = {}
+    for group in PIECES:
         files = sorted(f for f in by_group.get(group, []) if f.endswith((".mxl", ".xml", ".krn", ".musicxml", ".abc")))
         rng.shuffle(files)
-        chosen.extend(files[:n])
-    return chosen
+        out[group] = files
+    return out
 
 
 def _negative_pieces(registered_sources: set[str]) -> list[str]:
@@ -402,7 +414,7 @@ class Catalog:
 
     def match(self, data: bytes) -> dict[str, list]:
         audio = decode(data)
-        return {"landmarks": self.landmarks.match(landmarks.fingerprint(audio.samples)),
+        return {"landmarks": self.landmarks.match(landmarks.query(audio.samples)),
                 "chromaprint": self.chromaprint.match(fingerprints.fingerprint(audio).codes)}
 
 
@@ -554,9 +566,9 @@ def stage_times(catalog: Catalog, tracks: list[Work]) -> dict[str, list[float]]:
             t2 = time.process_time()
             catalog.chromaprint.match(codes)
             t3 = time.process_time()
-            peaks = landmarks.fingerprint(audio.samples)
+            query = landmarks.query(audio.samples)
             t4 = time.process_time()
-            catalog.landmarks.match(peaks)
+            catalog.landmarks.match(query)
             t5 = time.process_time()
         for k, v in (("decode", t1 - t0), ("Chromaprint fingerprint", t2 - t1), ("Chromaprint match", t3 - t2),
                      ("landmark fingerprint", t4 - t3), ("landmark match", t5 - t4), ("all stages", t5 - t0)):
