@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from fingerprints.landmarks.hashes import Constellations, query_constellations, 
 from fingerprints.landmarks.index import Candidate, LandmarkIndex
 from fingerprints.landmarks.peaks import LandmarkFingerprint, LandmarkQuery
 from fingerprints.landmarks.spectrum import BINS_PER_OCTAVE, FRAME_S
-from fingerprints.landmarks.verify import NULL_MODEL, Landings, NullModel, Stretch, refined, stretches
+from fingerprints.landmarks.verify import NULL_MODELS, Landings, NullModel, Stretch, refined, stretches
 from fingerprints.verify import strongest_per_stretch
 
 MAX_FALSE_MATCH = 1e-4
@@ -33,11 +33,14 @@ class LandmarkMatch:
     tempo_ratio: float
     """Query tempo over reference tempo (1.1: the query plays 10% faster)."""
     peaks: int
-    """Reference peaks in the stretch."""
+    """Peaks counted in the stretch: the query's or the reference's, as `counted` says."""
     landed: int
-    """How many of them land on a query maximum under the transform."""
+    """How many of them land under the transform."""
     chance: float
     """How often they land under decoy transforms."""
+    counted: str
+    """"peaks": the query's peaks landing on the reference's; "maxima": the reference's peaks landing on the
+    query's local maxima (verify.py)."""
     false_match_probability: float
     repeats: tuple[tuple[float, float], ...] = ()
     """Other places (reference start, end in seconds) that this stretch of the query reproduces as well
@@ -49,16 +52,16 @@ class LandmarkMatch:
 
 
 class LandmarkMatcher:
-    """Candidates from the inverted index, verified by finding the references' peaks among the query's maxima.
+    """Candidates from the inverted index, verified peak by peak both ways (verify.py).
 
     Not thread-safe for writes; the caller serialises add/remove against search.
     """
 
     def __init__(self, index: LandmarkIndex, references: dict[int, LandmarkFingerprint],
-                 null: NullModel = NULL_MODEL) -> None:
+                 nulls: Mapping[str, NullModel] = NULL_MODELS) -> None:
         self.index = index
         self._references = references
-        self._null = null
+        self._nulls = nulls
 
     @classmethod
     def build(cls, references: Iterable[tuple[int, LandmarkFingerprint]]) -> "LandmarkMatcher":
@@ -104,18 +107,22 @@ class LandmarkMatcher:
         search = self.index.search(probes)
         ordered = probes.take(search.hit).sorted()  # a row with no posting cannot pair with a reference key
         examined: list[tuple[int, Transform, Stretch]] = []
-        landings = Landings.of(query.maxima)
+        maxima = Landings.of(query.maxima)
         for work, regions in _regions(search.candidates).items():
             reference = self._references.get(work)
             if reference is None:
                 continue
             parts = [reference_constellations(reference, lo, hi) for lo, hi in regions]
             hits = join(ordered, Constellations.concatenate(parts))
+            peaks = Landings.of(reference)
             for found in transforms(hits):
-                transform = refined(reference, landings, found)
-                examined.extend((work, transform, s) for s in stretches(reference, landings, transform))
+                transform = refined(reference, maxima, found)
+                both = (stretches(query.peaks, peaks, transform, "peaks")
+                        + stretches(reference, maxima, transform.inverse(), "maxima"))
+                examined.extend((work, transform, s) for s in both)
         trials = max(1, len(examined))
-        return [_match(work, t, s, self._null.false_match_probability(s, trials)) for work, t, s in examined]
+        return [_match(work, t, s, self._nulls[s.counted].false_match_probability(s, trials))
+                for work, t, s in examined]
 
 
 def _length(fingerprint: LandmarkFingerprint) -> int:
@@ -142,18 +149,23 @@ def _regions(candidates: list[Candidate]) -> dict[int, list[tuple[int, int]]]:
 
 
 def _match(work: int, transform: Transform, stretch: Stretch, p: float) -> LandmarkMatch:
-    def query_time(frame: int) -> float:
-        return max(0.0, (frame - transform.offset) / transform.tempo) * FRAME_S
+    if stretch.counted == "peaks":  # frames of the query
+        query_frames = (stretch.first_frame, stretch.last_frame + 1)
+        reference_frames = tuple(transform.tempo * f + transform.offset for f in query_frames)
+    else:  # frames of the reference
+        reference_frames = (stretch.first_frame, stretch.last_frame + 1)
+        query_frames = tuple((f - transform.offset) / transform.tempo for f in reference_frames)
     return LandmarkMatch(
         work_number=work,
-        query_start=query_time(stretch.first_frame),
-        query_end=query_time(stretch.last_frame + 1),
-        reference_start=stretch.first_frame * FRAME_S,
-        reference_end=(stretch.last_frame + 1) * FRAME_S,
+        query_start=max(0.0, query_frames[0]) * FRAME_S,
+        query_end=max(0.0, query_frames[1]) * FRAME_S,
+        reference_start=max(0.0, reference_frames[0]) * FRAME_S,
+        reference_end=max(0.0, reference_frames[1]) * FRAME_S,
         pitch_shift=transform.pitch_bins * 12 / BINS_PER_OCTAVE,
         tempo_ratio=transform.tempo,
         peaks=stretch.peaks,
         landed=stretch.landed,
         chance=stretch.chance,
+        counted=stretch.counted,
         false_match_probability=p,
     )

@@ -1,22 +1,23 @@
-"""Verify stage: a transform in, the stretches of the reference it finds in the query peak by peak, scored.
+"""Verify stage: a transform in, the stretches it explains peak by peak, scored.
 
-Keys only nominate a transform; the evidence is how many of the
-reference's peaks, moved into the query by it, land on a local maximum of
-the query's spectrogram (within +-1 frame and +-half a bin), against how
-many land on one when moved by decoy transforms (the same transform
-displaced in time and pitch). The decoys measure the chance rate for this
-very query and reference, whatever their density and repetitiveness.
+Keys only nominate a transform; the evidence is how many points of one
+recording, moved by it, land on points of the other (within +-1 frame and
++-half a bin), against how many land when moved by decoy transforms (the
+same transform displaced in time and pitch). The decoys measure the chance
+rate for this very query and reference, whatever their density and
+repetitiveness. It is counted both ways, each way with its own null model,
+and every stretch either way counts as a trial:
 
-The reference's peaks are looked for among the query's maxima, not the
-other way round, because other material in the query (a recording mixed
-over the copy, noise) adds peaks of its own and takes the place of the
-copy's: at equal loudness only a quarter of a reference's peaks stay the
-strongest of their large neighbourhood, while most still top their
-immediate one. Counting the query's peaks on the reference's penalised a
-copy for everything mixed over it; counting the reference's peaks on the
-query's maxima does not, and the decoys charge for the maxima's density.
-(Measured on the landmark benchmark, same queries and transforms, each
-statistic at the same share of unregistered 10 s windows: docs/landmarks.md.)
+- "peaks": the query's peaks on the reference's peaks. Sparse against
+  sparse, so chance is low and a clean copy of a few seconds stands out;
+  but other material in the query (a recording mixed over the copy)
+  brings peaks of its own and takes the place of the copy's, and each
+  costs the copy;
+- "maxima": the reference's peaks on the query's local maxima
+  (peaks.find_maxima). At equal loudness under other music only a quarter
+  of a reference's peaks stay peaks of the mix, but most still top their
+  immediate neighbourhood; what is mixed over the copy costs nothing
+  except through the decoys, which charge for the maxima's density.
 
 A stretch is where the smoothed rate of landing stays well above chance;
 its evidence is the binomial surprise of its landings at the chance rate,
@@ -40,7 +41,7 @@ MATCH_FRAMES = 1
 MATCH_HALF_BINS = 1
 """Landing tolerance: +-1 frame and +-1 half-bin (positions are compared at half-bin resolution)."""
 SEARCH_MARGIN_FRAMES = 130
-"""Reference peaks up to 3 s either side of the hits that found a transform are checked too: hits are
+"""Peaks up to 3 s either side of the hits that found a transform are checked too: hits are
 sparser than peaks, so a stretch usually extends beyond its first and last hit."""
 SMOOTHING_FRAMES = 43
 """The landing rate is averaged over +-1 s of query."""
@@ -67,38 +68,41 @@ class NullModel:
     """P(a stretch of unrelated music shows evidence >= e) ~= min(1, scale * 10 ** (-slope * e)).
 
     The binomial evidence assumes independent peaks; music is not, so
-    unrelated stretches reach far more evidence than the binomial promises
-    (the 99th percentile is ~13, i.e. "1e-13"). The exponential tail was
-    fitted by maximum likelihood above the 99th percentile of the 13,127
-    stretches that verification examined for 2,637 10 s windows of
-    calibration music (scripts/bench/calibrate_landmarks.py: 96 music21
-    corpus pieces, 2.5 h, in neither the landmark benchmark's catalog nor its
-    false-positive music; clean, +2 semitones, +10% tempo): slope 0.1106 per
-    unit of evidence. The same script checks it on the false-positive music
-    (docs/benchmarks.md, "Landmark null model"): how heavy the tail is
-    depends on the music, so refit on the music a deployment screens.
+    unrelated stretches reach far more evidence than the binomial promises.
+    Each way of counting (NULL_MODELS) has its exponential tail fitted by
+    maximum likelihood above the 99th percentile of the stretches that
+    verification examined for 10 s windows of calibration music
+    (scripts/bench/calibrate_landmarks.py: music21 corpus pieces in neither
+    the landmark benchmark's catalog nor its false-positive music; clean,
+    +2 semitones, +10% tempo). The same script checks them on the
+    false-positive music (docs/benchmarks.md, "Landmark null model"): how
+    heavy the tail is depends on the music, so refit on the music a
+    deployment screens.
     """
 
-    scale: float = 0.2569
-    slope: float = 0.1106
+    scale: float
+    slope: float
 
     def false_match_probability(self, stretch: "Stretch", trials: int) -> float:
         return min(1.0, max(1, trials) * self.scale * 10 ** (-self.slope * stretch.evidence))
 
 
-NULL_MODEL = NullModel()
+NULL_MODELS = {"peaks": NullModel(scale=0.487, slope=0.07122), "maxima": NullModel(scale=0.2569, slope=0.1106)}
+"""Per way of counting (Stretch.counted)."""
 
 
 @dataclass(frozen=True)
 class Stretch:
-    """Reference frames first..last that a transform finds in the query: `landed` of the `peaks` reference
-    peaks there land on a query maximum; `chance` is the decoys' landing rate."""
+    """Frames first..last of the recording whose peaks were moved (the query's when `counted` is "peaks",
+    the reference's when "maxima"): `landed` of the `peaks` peaks there land; `chance` is the decoys'
+    landing rate."""
 
     first_frame: int
     last_frame: int
     peaks: int
     landed: int
     chance: float
+    counted: str = "peaks"
 
     @property
     def evidence(self) -> float:
@@ -109,17 +113,17 @@ class Stretch:
 
 @dataclass(frozen=True)
 class Landings:
-    """Where a moved reference peak counts as landing in one query: a grid over (frame, half-bin) marking
-    every position within the landing tolerance of a query maximum, so one lookup per peak decides.
-    Built once per query, shared by every reference, transform and decoy."""
+    """Where a moved peak counts as landing: a grid over (frame, half-bin) marking every position within the
+    landing tolerance of a point (a reference's peaks, a query's maxima), so one lookup per peak decides.
+    Built once per recording, shared by every transform and decoy."""
 
     grid: np.ndarray
     last_frame: int
 
     @classmethod
-    def of(cls, maxima: LandmarkFingerprint) -> "Landings":
-        frames = maxima.frames
-        half_bins = np.round(maxima.bins * 2).astype(np.int64)
+    def of(cls, points: LandmarkFingerprint) -> "Landings":
+        frames = points.frames
+        half_bins = np.round(points.bins * 2).astype(np.int64)
         last = int(frames[-1]) if len(frames) else -1
         grid = np.zeros((last + 1 + 2 * MATCH_FRAMES, 2 * BINS + 1 + 2 * MATCH_HALF_BINS), dtype=bool)
         for dt in range(2 * MATCH_FRAMES + 1):
@@ -173,21 +177,21 @@ def refined(reference: LandmarkFingerprint, query: Landings, transform: Transfor
                      transform.last_frame, transform.support)
 
 
-def _around(reference: LandmarkFingerprint, into_query: Transform) -> tuple[np.ndarray, np.ndarray]:
-    """The reference's peaks within SEARCH_MARGIN_FRAMES of a transform's hits (reference frames)."""
-    frames = reference.frames
-    lo = np.searchsorted(frames, into_query.first_frame - SEARCH_MARGIN_FRAMES)
-    hi = np.searchsorted(frames, into_query.last_frame + SEARCH_MARGIN_FRAMES, side="right")
-    return frames[lo:hi], reference.bins[lo:hi]
+def _around(points: LandmarkFingerprint, transform: Transform) -> tuple[np.ndarray, np.ndarray]:
+    """The peaks within SEARCH_MARGIN_FRAMES of a transform's hits (its frame range is in their frames)."""
+    frames = points.frames
+    lo = np.searchsorted(frames, transform.first_frame - SEARCH_MARGIN_FRAMES)
+    hi = np.searchsorted(frames, transform.last_frame + SEARCH_MARGIN_FRAMES, side="right")
+    return frames[lo:hi], points.bins[lo:hi]
 
 
-def stretches(reference: LandmarkFingerprint, query: Landings, transform: Transform) -> list[Stretch]:
-    """The stretches of the reference around `transform`'s hits whose peaks land on the query's maxima."""
-    into_query = transform.inverse()
-    frames, bins = _around(reference, into_query)
-    landed, inside = query.landed(frames, bins, into_query)
-    decoys = [query.landed(frames, bins, into_query, shift_frames=dt) for dt in _DECOY_FRAMES]
-    decoys += [query.landed(frames, bins, into_query, shift_bins=db) for db in _DECOY_BINS]
+def stretches(moved: LandmarkFingerprint, onto: Landings, transform: Transform, counted: str) -> list[Stretch]:
+    """The stretches of `moved` around `transform`'s hits whose peaks land on `onto` once moved by it
+    (`transform` maps `moved`'s frames to `onto`'s, its frame range in `moved`'s frames)."""
+    frames, bins = _around(moved, transform)
+    landed, inside = onto.landed(frames, bins, transform)
+    decoys = [onto.landed(frames, bins, transform, shift_frames=dt) for dt in _DECOY_FRAMES]
+    decoys += [onto.landed(frames, bins, transform, shift_bins=db) for db in _DECOY_BINS]
     chance_hits = sum(int((d & i).sum()) for d, i in decoys)
     chance_total = sum(int(i.sum()) for _, i in decoys)
     chance = (chance_hits + 1) / (chance_total + 2)
@@ -205,7 +209,7 @@ def stretches(reference: LandmarkFingerprint, query: Landings, transform: Transf
             continue
         a, b = int(hit[0]), int(hit[-1]) + 1
         if b - a >= MIN_PEAKS:
-            found.append(Stretch(int(frames[a]), int(frames[b - 1]), b - a, int(landed[a:b].sum()), chance))
+            found.append(Stretch(int(frames[a]), int(frames[b - 1]), b - a, int(landed[a:b].sum()), chance, counted))
     return found
 
 

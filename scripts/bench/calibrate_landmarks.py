@@ -1,7 +1,8 @@
 """Check the landmark null model against unrelated music: the evidence verification finds where there is no copy.
 
 fingerprints/landmarks/verify.py's NullModel says: a stretch of unrelated music that verification examines shows
-binomial evidence >= e with probability scale * 10 ** (-slope * e). This script collects every stretch that
+binomial evidence >= e with probability scale * 10 ** (-slope * e), one model per way of counting (NULL_MODELS:
+"peaks", the query's peaks on the reference's; "maxima", the reference's peaks on the query's maxima). This script collects every stretch that
 verification examines (LandmarkMatcher.examine) for two kinds of unrelated query against the landmark
 benchmark's catalog (scripts/bench/landmarks.py, same material and cache):
 
@@ -14,8 +15,9 @@ benchmark's catalog (scripts/bench/landmarks.py, same material and cache):
     unregistered music       the false-positive benchmark's windows: every non-overlapping 10 s window of the
                              unregistered pieces, clean, +2 semitones, +10% tempo (a check: never fitted on).
 
-For each it fits the exponential tail by maximum likelihood above the 99th percentile, as NullModel was fitted,
-and counts the windows that each model (the shipped one, and the fits) would report at MAX_FALSE_MATCH.
+For each set and way of counting it fits the exponential tail by maximum likelihood above the 99th percentile,
+as NULL_MODELS were fitted, and counts the windows that each pair of models (the shipped one, and the fits)
+would report at MAX_FALSE_MATCH.
 It writes its section of docs/benchmarks.md and changes no code.
 
 Run: .venv/bin/python scripts/bench/calibrate_landmarks.py [--quick]
@@ -39,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import landmarks as bench  # noqa: E402  (the landmark benchmark: material, transformations, helpers)
 
 from fingerprints import landmarks  # noqa: E402
-from fingerprints.landmarks.verify import NULL_MODEL, NullModel, Stretch  # noqa: E402
+from fingerprints.landmarks.verify import NULL_MODELS, NullModel, Stretch  # noqa: E402
 
 CALIBRATION = {"bach": 30, "beethoven": 6, "mozart": 6, "haydn": 3, "monteverdi": 12, "ryansMammoth": 20,
                "trecento": 10, "josquin": 4, "schumann_robert": 3, "airdsAirs": 3, "schumann_clara": 2}
@@ -59,21 +61,23 @@ class Examined:
     works: tuple[int, ...]
     trials: int
 
-    @property
-    def evidence(self) -> list[float]:
-        return [s.evidence for s in self.stretches]
+    def evidence(self, counted: str) -> list[float]:
+        return [s.evidence for s in self.stretches if s.counted == counted]
 
-    def best(self) -> float:
-        return max(self.evidence, default=0.0)
+    def strongest(self, counted: str) -> tuple[float, int] | None:
+        """The highest evidence counted this way, and the work it came from."""
+        found = [(s.evidence, w) for s, w in zip(self.stretches, self.works) if s.counted == counted]
+        return max(found) if found else None
 
-    def reported_by(self, null: NullModel) -> bool:
-        return any(null.false_match_probability(s, self.trials) <= landmarks.MAX_FALSE_MATCH for s in self.stretches)
+    def reported_by(self, nulls: dict[str, NullModel]) -> bool:
+        return any(nulls[s.counted].false_match_probability(s, self.trials) <= landmarks.MAX_FALSE_MATCH
+                   for s in self.stretches)
 
 
 def examine(matcher: landmarks.LandmarkMatcher, data: bytes, own: set[int], query: str) -> Examined:
     found = matcher.examine(landmarks.query(bench.decode(data).samples))
     others = [m for m in found if m.work_number not in own]
-    return Examined(query, tuple(Stretch(0, 0, m.peaks, m.landed, m.chance) for m in others),
+    return Examined(query, tuple(Stretch(0, 0, m.peaks, m.landed, m.chance, m.counted) for m in others),
                     tuple(m.work_number for m in others), len(found))
 
 
@@ -171,27 +175,32 @@ def described(name: str) -> str:
 
 def report(args, machine: str, started: float, registered: list[bench.Work], calibration: list[bench.Work],
            negatives: list[bench.Work], sets: dict[str, list[Examined]], names: dict[int, str]) -> str:
-    fits = {name: fit_tail(np.array([e for w in windows for e in w.evidence])) for name, windows in sets.items()}
-    models = {"shipped (verify.NULL_MODEL)": NULL_MODEL} | {f"fitted on {name}": fit for name, fit in fits.items()}
+    fits = {name: {counted: fit_tail(np.array([e for w in windows for e in w.evidence(counted)]))
+                   for counted in NULL_MODELS} for name, windows in sets.items()}
+    models = {"shipped (verify.NULL_MODELS)": NULL_MODELS} | {f"fitted on {name}": fit for name, fit in fits.items()}
     rows = []
     for name, windows in sets.items():
-        evidence = np.array([e for w in windows for e in w.evidence])
-        q = np.quantile(evidence, [0.5, 0.9, 0.99, 0.999])
-        rows.append(f"| {name} | {len(windows):,} | {len(evidence):,} | " + " | ".join(f"{v:.1f}" for v in q)
-                    + f" | {evidence.max():.1f} | scale {fits[name].scale}, slope {fits[name].slope} |")
+        for counted in NULL_MODELS:
+            evidence = np.array([e for w in windows for e in w.evidence(counted)])
+            q = np.quantile(evidence, [0.5, 0.9, 0.99, 0.999])
+            fit = fits[name][counted]
+            rows.append(f"| {name} | {counted} | {len(windows):,} | {len(evidence):,} | "
+                        + " | ".join(f"{v:.1f}" for v in q) + f" | {evidence.max():.1f} | scale {fit.scale}, slope {fit.slope} |")
     reported = []
     for model_name, model in models.items():
         cells = []
         for windows in sets.values():
             k = sum(w.reported_by(model) for w in windows)
             cells.append(f"{k} of {len(windows):,} ({100 * k / len(windows):.3f}%)")
-        reported.append(f"| {model_name}: scale {model.scale}, slope {model.slope} | " + " | ".join(cells) + " |")
+        shown = "; ".join(f"{c}: scale {m.scale}, slope {m.slope}" for c, m in model.items())
+        reported.append(f"| {model_name} ({shown}) | " + " | ".join(cells) + " |")
     top = []
     for name, windows in sets.items():
-        best = sorted(windows, key=lambda w: -w.best())[:6]
-        top.append(f"{name}: " + "; ".join(
-            f"{described(w.query.split('@')[0])}@{w.query.split('@')[1]} -> {described(names[w.works[int(np.argmax(w.evidence))]])} "
-            f"{w.best():.1f}" for w in best if w.evidence))
+        for counted in NULL_MODELS:
+            best = sorted((w for w in windows if w.strongest(counted)), key=lambda w: -w.strongest(counted)[0])[:4]
+            top.append(f"{name}, {counted}: " + "; ".join(
+                f"{described(w.query.split('@')[0])}@{w.query.split('@')[1]} -> "
+                f"{described(names[w.strongest(counted)[1]])} {w.strongest(counted)[0]:.1f}" for w in best))
     return f"""## Landmark null model: evidence of unrelated music (calibrate_landmarks)
 
 Command: `.venv/bin/python scripts/bench/calibrate_landmarks.py{' --quick' if args.quick else ''}` ({machine}; commit {bench._commit()}; {(time.perf_counter() - started) / 60:.1f} min)
@@ -202,12 +211,14 @@ evidence (`verify.Stretch.evidence`): **other registered works** (each registere
 clean, +1 / -2 semitones, +10% tempo, against the other works: its own and its twin's stretches left out),
 **calibration music** ({len(calibration)} music21 corpus pieces in neither the catalog nor the false-positive music,
 {sum(w.seconds for w in calibration) / 3600:.2f} h, rendered the same way: every 10 s window, clean, +2 semitones, +10% tempo; the
-shipped `NullModel` is the fit on this set) and **unregistered music** (the false-positive benchmark's windows
+shipped models are the fits on this set) and **unregistered music** (the false-positive benchmark's windows
 of {len(negatives)} unregistered pieces, {sum(w.seconds for w in negatives) / 3600:.2f} h: clean, +2 semitones, +10% tempo; never fitted
-on). Tails fitted as `NullModel` is: an exponential above the 99th percentile, by maximum likelihood.
+on). Each way of counting (`Stretch.counted`: "peaks", the query's peaks on the reference's; "maxima", the
+reference's peaks on the query's maxima) has its own tail, fitted as `NULL_MODELS` are: an exponential above the
+99th percentile, by maximum likelihood.
 
-| unrelated queries | windows | stretches examined | evidence median | q0.9 | q0.99 | q0.999 | max | tail fit |
-|---|---|---|---|---|---|---|---|---|
+| unrelated queries | counted | windows | stretches examined | evidence median | q0.9 | q0.99 | q0.999 | max | tail fit |
+|---|---|---|---|---|---|---|---|---|---|
 """ + "\n".join(rows) + f"""
 
 Windows that each model would report (false-match probability <= {landmarks.MAX_FALSE_MATCH:g}, the number of
