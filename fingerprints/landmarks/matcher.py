@@ -39,8 +39,8 @@ class LandmarkMatch:
     chance: float
     """How often they land under decoy transforms."""
     counted: str
-    """"peaks": the query's peaks landing on the reference's; "maxima": the reference's peaks landing on the
-    query's local maxima (verify.py)."""
+    """Which way the peaks were counted: "peaks", the query's landing on the reference's; "maxima", the
+    reference's landing on the query's local maxima (verify.py)."""
     false_match_probability: float
     repeats: tuple[tuple[float, float], ...] = ()
     """Other places (reference start, end in seconds) that this stretch of the query reproduces as well

@@ -135,7 +135,8 @@ def find_peaks(spectrogram: np.ndarray) -> LandmarkFingerprint:
 
 def find_maxima(spectrogram: np.ndarray) -> LandmarkFingerprint:
     """Every local maximum over +-MAXIMUM_FRAMES x +-MAXIMUM_BINS that stands MAXIMUM_CONTRAST_DB above that
-    neighbourhood and MIN_LEVEL_DB above silence, at sub-bin precision: a superset of the peaks, ~7x as many."""
+    neighbourhood and MIN_LEVEL_DB above silence, at sub-bin precision: 6-14 times as many as the peaks, and
+    85-98% of the peaks are among them (a minute of six benchmark recordings)."""
     if spectrogram.shape[0] < 3:
         return LandmarkFingerprint(np.zeros(0, dtype=np.uint32))
     size = (2 * MAXIMUM_FRAMES + 1, 2 * MAXIMUM_BINS + 1)

@@ -55,8 +55,9 @@ MAX_GAP_FRAMES = 65
 MIN_PEAKS = 12
 REFINE_TEMPO = np.linspace(-0.04, 0.04, 17)
 REFINE_OFFSET_FRAMES = np.arange(-2, 3)
-"""The grid `refined` searches: tempo within 4% in steps of 0.5%, offset within 2 frames (measured on the
-landmark benchmark's 0 dB mixes: docs/landmarks.md)."""
+"""The grid `refined` searches: tempo within 4% in steps of 0.5%, offset within 2 frames. Measured in a harness
+over the landmark benchmark's 0 dB mixes (maxima counted, threshold at the 0.1% point of 3,899 unregistered
+windows): 64.0% -> 69.0% of 200 excerpts found."""
 _UNCHANGED = len(REFINE_TEMPO) // 2 * len(REFINE_OFFSET_FRAMES) + len(REFINE_OFFSET_FRAMES) // 2
 """Row of the unrefined transform in the flattened grid."""
 _DECOY_FRAMES = (-151, -97, -53, 53, 97, 151)
@@ -102,7 +103,7 @@ class Stretch:
     peaks: int
     landed: int
     chance: float
-    counted: str = "peaks"
+    counted: str
 
     @property
     def evidence(self) -> float:
@@ -171,7 +172,7 @@ def refined(reference: LandmarkFingerprint, query: Landings, transform: Transfor
                       np.broadcast_to(bins + transform.pitch_bins, (len(tempo), len(bins))))
     counts = hit.sum(axis=1)
     best = int(np.argmax(counts))
-    if counts[best] <= hit[_UNCHANGED].sum():
+    if counts[best] <= counts[_UNCHANGED]:
         return transform
     return Transform(transform.pitch_bins, float(tempo[best]), float(offset[best]), transform.first_frame,
                      transform.last_frame, transform.support)
