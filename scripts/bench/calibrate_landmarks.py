@@ -1,17 +1,17 @@
 """Check the landmark null model against unrelated music: the evidence verification finds where there is no copy.
 
 fingerprints/landmarks/verify.py's NullModel says: a stretch of unrelated music that verification examines shows
-binomial evidence >= e with probability scale * 10 ** (-slope * e), one model per way of counting (NULL_MODELS:
-"peaks", the query's peaks on the reference's; "maxima", the reference's peaks on the query's maxima). This script collects every stretch that
-verification examines (LandmarkMatcher.examine) for two kinds of unrelated query against the landmark
-benchmark's catalog (scripts/bench/landmarks.py, same material and cache):
+binomial evidence >= e with probability scale * 10 ** (-slope * e), one model per way of counting
+(NULL_MODELS: "peaks", the query's peaks on the reference's; "maxima", the reference's peaks on the query's
+maxima). This script collects every stretch that verification examines (LandmarkMatcher.examine) for three
+kinds of unrelated query against the landmark benchmark's catalog (scripts/bench/landmarks.py, same material and cache):
 
     other registered works   10 s windows of each registered work (every 10 s from 2.5 s), clean, +1 and -2
                              semitones, +10% tempo; stretches of the window's own work and its twin left out;
     calibration music        music21 corpus pieces in neither the catalog nor the false-positive benchmark
                              (the same corpus groups, the files after the benchmark's in its shuffled order),
                              rendered the same way: every non-overlapping 10 s window, clean, +2 semitones,
-                             +10% tempo. The shipped NullModel is the fit on this set;
+                             +10% tempo. The shipped NULL_MODELS are the fits on this set;
     unregistered music       the false-positive benchmark's windows: every non-overlapping 10 s window of the
                              unregistered pieces, clean, +2 semitones, +10% tempo (a check: never fitted on).
 
@@ -105,7 +105,7 @@ def calibration_music() -> list[bench.Work]:
         if wav is not None:
             seconds = bench.sf.info(str(wav)).duration
             if seconds >= bench.EXCERPT_S:
-                out.append(bench.Work(-1 - k, wav.stem, wav, "calibration", seconds))
+                out.append(bench.Work(-1 - k, wav.stem, wav, "calibration", seconds))  # never a catalog number
     return out
 
 
