@@ -85,10 +85,6 @@ class LandmarkQuery:
     peaks: LandmarkFingerprint
     maxima: LandmarkFingerprint
 
-    @classmethod
-    def of(cls, spectrogram: np.ndarray) -> "LandmarkQuery":
-        return cls(find_peaks(spectrogram), find_maxima(spectrogram))
-
 
 def fingerprint(samples: np.ndarray) -> LandmarkFingerprint:
     """Peaks of mono float PCM at landmarks.spectrum.SAMPLE_RATE."""
@@ -97,7 +93,8 @@ def fingerprint(samples: np.ndarray) -> LandmarkFingerprint:
 
 def query(samples: np.ndarray) -> LandmarkQuery:
     """Peaks and maxima of mono float PCM at landmarks.spectrum.SAMPLE_RATE, for LandmarkMatcher.match."""
-    return LandmarkQuery.of(log_spectrogram(samples))
+    spectrogram = log_spectrogram(samples)
+    return LandmarkQuery(find_peaks(spectrogram), find_maxima(spectrogram))
 
 
 def find_peaks(spectrogram: np.ndarray) -> LandmarkFingerprint:
