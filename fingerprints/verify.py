@@ -33,7 +33,8 @@ MAX_FALSE_MATCH = 1e-4
 
 @dataclass(frozen=True)
 class NullModel:
-    """BER of unrelated music over n informative frames ~ Normal(mean, sd_24 * (n / 24) ** -decay).
+    """BER of unrelated music over a stretch holding n distinct codes (distinct_codes) ~
+    Normal(mean, sd_24 * (n / 24) ** -decay).
 
     The spread shrinks far slower than 1/sqrt(n) because chroma of music in
     the same key and tempo is correlated over seconds.
@@ -104,6 +105,18 @@ def informative(codes: np.ndarray) -> np.ndarray:
     return mask
 
 
+def distinct_codes(codes: np.ndarray) -> int:
+    """How many different codes a stretch of informative frames holds: the observations its agreement rests on.
+
+    A part that cycles through a few codes (an ostinato, a vamp, an oom-pah bass) repeats one observation
+    many times, and two such parts in the same key can agree frame after frame without sharing any audio;
+    counting every frame of the cycle as new evidence made them look like a copy (landmark benchmark: Verdi's
+    'La donna e mobile' 2 semitones up against Ryan's 'Lady Templeton's Clog', 9 distinct codes in 59 frames,
+    BER 0.04). In most music the two counts agree (median ratio 1.0 over 10 s stretches of the benchmark's
+    recordings, 1st percentile 0.93-0.99), so the null model's calibration on frame counts still holds."""
+    return int(np.unique(codes).size)
+
+
 def verify(
     query: np.ndarray,
     references: dict[int, np.ndarray],
@@ -129,7 +142,7 @@ def verify(
         mask = query_informative[lo:lo + len(errors)] & informative(reference)[lo + candidate.offset:lo + candidate.offset + len(errors)]
         for start, end in _stretches(errors, mask):
             used = mask[start:end]
-            frames = int(used.sum())
+            frames = distinct_codes(query[lo + start:lo + end][used])
             if frames < MIN_SPAN_FRAMES:
                 continue
             ber = float(errors[start:end][used].mean())

@@ -180,6 +180,18 @@ def test_candidate_overlapping_the_reference_by_a_few_frames_is_verified_without
         assert verify(query, {1: reference}, [Candidate(1, offset, 1)]) == []
 
 
+def test_agreement_over_a_few_cycling_codes_is_not_a_match_but_as_many_distinct_codes_are() -> None:
+    # Two parts that cycle through the same 9 codes (an oom-pah accompaniment in one key) agree frame after
+    # frame for 10 s; that is 9 observations, not 80. 80 distinct agreeing codes are a copy.
+    rng = np.random.default_rng(11)
+    cycle = rng.integers(0, 2**32, 9, dtype=np.uint64).astype(np.uint32)
+    cycling = np.tile(cycle, 9)[:80]
+    assert verify(cycling, {1: cycling.copy()}, [Candidate(1, 0, 1)]) == []
+    distinct = rng.integers(0, 2**32, 80, dtype=np.uint64).astype(np.uint32)
+    (match,) = verify(distinct, {1: distinct.copy()}, [Candidate(1, 0, 1)])
+    assert match.work_number == 1 and match.bit_error_rate == 0.0
+
+
 def test_search_leaves_the_callers_faiss_thread_count_alone(works, matcher) -> None:
     before = faiss.omp_get_max_threads()
     matcher.match(printed(works[1][int(20 * DEMO_RATE):int(30 * DEMO_RATE)]))
