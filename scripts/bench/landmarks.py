@@ -208,7 +208,10 @@ def _render(path: str, stem: str) -> Path | None:
             wav.unlink()  # left half-written by an interrupted run: render again
     if failed.exists():
         return None
-    mid = folder / f"{stem}.mid"
+    # Scratch files are this process's own: two processes rendering one piece at once (a parallel warm-up of
+    # the cache) shared them once, and the loser was marked failed, which re-dealt the catalog's split.
+    mine = f"{stem}.{os.getpid()}"
+    mid, raw, partial = (folder / f"{mine}.{ext}" for ext in ("mid", "raw.wav", "partial.wav"))
     try:
         score = corpus.parse(path)
         if hasattr(score, "scores"):  # an opus of folk tunes: join its first few tunes
@@ -232,20 +235,20 @@ def _render(path: str, stem: str) -> Path | None:
             inst.midiProgram = rng.choice(PROGRAMS)
             part.insert(0, inst)
         score.write("midi", fp=str(mid))
-        raw = folder / f"{stem}.raw.wav"
         subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.8", "-F", str(raw), "-r", "44100", SOUNDFONT, str(mid)],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600,
                        preexec_fn=_limit_file_size)
-        partial = folder / f"{stem}.partial.wav"
         subprocess.run(["sox", "--ignore-length", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(partial),
                         "silence", "1", "0.05", "0.5%", "reverse", "silence", "1", "0.05", "0.5%", "reverse",
                         "trim", "0", "180", "norm", "-3"], check=True, stderr=subprocess.DEVNULL)
-        raw.unlink()
         os.replace(partial, wav)  # a reader sees a whole file or none
     except Exception as exc:  # a corpus file music21 cannot read or write, or a render that fails: skipped
         failed.write_text(f"{path}: {type(exc).__name__}: {exc}")
         wav.unlink(missing_ok=True)
         return None
+    finally:
+        for scratch in (mid, raw, partial):
+            scratch.unlink(missing_ok=True)
     return wav
 
 
