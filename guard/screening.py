@@ -167,6 +167,9 @@ class Screener:
         """The melody path (extraction, then matching) runs beside the audio path (fingerprints, then
         matching): extraction happens in a worker process (guard.analysis_workers), fed while the audio is being
         decoded, and each matcher has its own lock."""
+        self._landmark_path = ThreadPoolExecutor(max_workers=4, thread_name_prefix="landmarks")
+        """The landmark match runs beside the Chromaprint match: it is the longer of the two, and both spend
+        much of their time in FAISS, numba and numpy, which let the other thread run."""
 
     def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "",
                melody_file: MelodyUpload | None = None) -> Screening:
@@ -202,8 +205,9 @@ class Screener:
             printed = fingerprint_recording(audio, spectrogram)
             landmark_query = landmarks.LandmarkQuery(printed.landmarks, landmarks.find_maxima(spectrogram))
         with watch.stage("match"):
-            matches = audio_evidence(self._catalog.match(printed.chromaprint.codes),
-                                     self._catalog.match_landmarks(landmark_query), audio.duration)
+            landmark_matches = self._landmark_path.submit(self._catalog.match_landmarks, landmark_query)
+            matches = audio_evidence(self._catalog.match(printed.chromaprint.codes), landmark_matches.result(),
+                                     audio.duration)
         melody_matches, tune, melody_source = melodic.result()
         matches += melody_matches
         facts = policies.ScreeningFacts(
