@@ -420,6 +420,16 @@ class Catalog:
         return {"landmarks": self.landmarks.match(landmarks.query(audio.samples)),
                 "chromaprint": self.chromaprint.match(fingerprints.fingerprint(audio).codes)}
 
+    def landmark_miss(self, data: bytes, work_number: int) -> str:
+        """Which landmark stage lost a work the query holds: no candidate (none of its keys survived in
+        enough numbers), no transform (its hits did not line up), or verification found it too weakly."""
+        query = landmarks.query(decode(data).samples)
+        if work_number not in {c.work_number for c in self.landmarks.index.candidates(query_constellations(query.peaks))}:
+            return "no candidate"
+        if not any(m.work_number == work_number for m in self.landmarks.examine(query)):
+            return "no transform"
+        return "too weak"
+
 
 def decode(data: bytes) -> fingerprints.Audio:
     return fingerprints.decode(data, sample_rate=fingerprints.SAMPLE_RATE, max_seconds=900)
@@ -455,6 +465,7 @@ def judge(query: Query, matches: list, numbers: dict[str, int]) -> tuple[list[di
 def detection(catalog: Catalog, registered: list[Work], backgrounds: list[Work], quotes: int) -> dict:
     rows: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     wrong: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    missed: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     queries = 0
     for generator in (excerpt_queries(registered, backgrounds), stitched_queries(registered),
                       quote_queries(registered, backgrounds, quotes)):
@@ -465,6 +476,10 @@ def detection(catalog: Catalog, registered: list[Work], backgrounds: list[Work],
                 pieces, bad = judge(q, matches, catalog.numbers)
                 rows[q.condition][name] += pieces
                 wrong[q.condition][name] += bad
+                if name == "landmarks":
+                    for piece, judged in zip(q.pieces, pieces):
+                        if not judged["found"]:
+                            missed[q.condition][catalog.landmark_miss(q.data, catalog.numbers[piece.work])] += 1
             queries += 1
             if queries % 200 == 0:
                 log(f"detection: {queries} queries")
@@ -475,6 +490,7 @@ def detection(catalog: Catalog, registered: list[Work], backgrounds: list[Work],
             found = [p for p in pieces if p["found"]]
             table[condition][name] = {
                 "fragments": len(pieces), "found": len(found), "wrong_work_matches": wrong[condition][name],
+                "missed_at": dict(missed[condition]) if name == "landmarks" else None,
                 "ref_within_1_5s": sum(p["ref_error"] <= 1.5 for p in found),
                 "pitch_error_p95": float(np.quantile([p["pitch_error"] for p in found], 0.95)) if found else None,
                 "tempo_error_p95": float(np.quantile([p["tempo_error"] for p in found], 0.95)) if found else None,
@@ -713,6 +729,12 @@ def _synthetic_segment(n: int, distinct: int, frames: int, rng: np.random.Genera
 
 # --------------------------------------------------------------------------------------------- report
 
+def _missed(stages: dict[str, int] | None) -> str:
+    if stages is None:
+        return "not measured"
+    return " / ".join(str(stages.get(k, 0)) for k in ("no candidate", "no transform", "too weak"))
+
+
 def pct(k: int, n: int) -> str:
     return f"{k}/{n} ({100 * k / n:.1f}%)" if n else "n/a"
 
@@ -742,12 +764,15 @@ def build_report(args, started: str, commit: str, works: list[Work], detect: dic
         "same bytes, decoded by the service's decoder.",
         "",
         "A fragment is found when a match names its work and overlaps it by half its length or 2.5 s; "
-        "'wrong' counts matches naming a work that is in no fragment of the query.",
+        "'wrong' counts matches naming a work that is in no fragment of the query. A fragment the landmarks missed "
+        "is put down to the stage that lost it: its work not among the index's candidates (too few of its keys "
+        "survived), a candidate whose key hits did not line up into a transform, or verified but too weakly "
+        "(or elsewhere in the query).",
         "",
         "| transformation | landmarks | Chromaprint only | either (the service) | target | met (the service) | "
         "landmarks: reference start within 1.5 s / pitch error p95 / tempo error p95 | wrong (landmarks / "
-        "Chromaprint) |",
-        "|---|---|---|---|---|---|---|---|",
+        "Chromaprint) | landmark misses: no candidate / no transform / too weak |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for condition, by in detect.items():
         lm, cp = by["landmarks"], by["chromaprint"]
@@ -759,7 +784,7 @@ def build_report(args, started: str, commit: str, works: list[Work], detect: dic
         met = ("yes" if both["found"] / both["fragments"] >= target else "**no**") if both else ""
         lines.append(f"| {condition} | {pct(lm['found'], lm['fragments'])} | {pct(cp['found'], cp['fragments'])} | "
                      f"{either} | >= {target:.0%} | {met} | {errors} | "
-                     f"{lm['wrong_work_matches']} / {cp['wrong_work_matches']} |")
+                     f"{lm['wrong_work_matches']} / {cp['wrong_work_matches']} | {_missed(lm.get('missed_at'))} |")
     trials = fps["trials"]
     total = sum(trials.values())
     lm_false = sum(len(v.get("landmarks", [])) for v in fps["false"].values())
