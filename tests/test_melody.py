@@ -23,7 +23,7 @@ from fingerprints.melody import (  # noqa: E402
     extract_melody,
     load_symbolic,
 )
-from fingerprints.melody.matcher import prepare_query  # noqa: E402
+from fingerprints.melody.matcher import prepare_queries, prepare_query  # noqa: E402
 from tests.midi import midi_bytes  # noqa: E402
 
 CORPUS = os.path.join(os.path.dirname(music21.__file__), "corpus")
@@ -202,6 +202,25 @@ def test_transposed_retimed_quotation_with_changed_notes_is_found_with_bars(onei
     assert len(aligned) >= 10
     assert all(p.reference_bar is not None and 4 <= p.reference_bar <= 9 for p in aligned)
     assert best.tempo_ratio > 0
+
+
+def test_a_pickup_before_every_note_is_read_both_as_ornament_and_as_note(oneills, matcher):
+    """Each note of the quotation is preceded by a neighbour note taking 30% of its time: too long for an
+    ornament at one threshold, short enough at the other, so the query is searched under both readings."""
+    from fingerprints.melody.notes import melody_from_arrays
+    work, source = oneills[40]
+    sel = np.flatnonzero((source.bar >= 5) & (source.bar <= 8))
+    ioi = np.diff(np.append(source.onset[sel], source.onset[sel[-1]] + source.duration[sel[-1]]))
+    onset = np.repeat(source.onset[sel] - source.onset[sel[0]], 2) + np.tile([0.0, 0.3], len(sel)) * np.repeat(ioi, 2)
+    pitch = np.repeat(source.pitch[sel] + 3, 2) + np.tile([2.0, 0.0], len(sel))
+    duration = np.repeat(ioi, 2) * np.tile([0.3, 0.7], len(sel))
+    query = melody_from_arrays(pitch, onset, duration, seconds_per_beat=0.5)
+    readings = prepare_queries(query)
+    assert len(readings) == 2
+    assert len(readings[0].reduced) == len(query)  # every pickup kept as a note
+    assert abs(len(readings[1].reduced) - len(sel)) <= 2  # (nearly) every pickup joined to its note
+    found = matcher.match(query)
+    assert found and found[0].work_number == work and found[0].transposition_semitones == pytest.approx(3)
 
 
 def test_unrelated_tunes_do_not_match_strongly(oneills, matcher):

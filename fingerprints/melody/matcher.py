@@ -27,6 +27,7 @@ from fingerprints.melody.align import DEFAULT_PARAMS, TRANSCRIBED_PARAMS, Alignm
 from fingerprints.melody.index import MelodyIndex, split_ids
 from fingerprints.melody.notes import Melody
 from fingerprints.melody.represent import (
+    SHORT_RATIO,
     WINDOW_NOTES,
     PatternWeights,
     collapse,
@@ -395,24 +396,22 @@ class MelodyMatcher:
         `max_false_match`, strongest first, one per work and stretch of the query. `transcribed` says whether
         the melody was transcribed from audio (scored with the transcription's alignment costs and null);
         by default, when its pitches are not all whole semitones."""
-        query = prepare_query(melody, transcribed=transcribed)
-        if query is None:
-            return []
-        null = self.transcribed_null if query.transcribed else self.null
         found: list[MelodyMatch] = []
-        for hyp in self.candidates(query, shortlist=shortlist):
-            res = self.verify(query, hyp)
-            if res is None:
-                continue
-            al, trans, sel = res
-            if not len(al.pairs):
-                continue
-            p = null.false_match_probability(al.score, len(query.reduced), self.catalog_notes)
-            if p > max_false_match:
-                continue
-            described = self._describe(query, hyp, al, trans, sel, p)
-            if described is not None:
-                found.append(described)
+        for query in prepare_queries(melody, transcribed=transcribed):
+            null = self.transcribed_null if query.transcribed else self.null
+            for hyp in self.candidates(query, shortlist=shortlist):
+                res = self.verify(query, hyp)
+                if res is None:
+                    continue
+                al, trans, sel = res
+                if not len(al.pairs):
+                    continue
+                p = null.false_match_probability(al.score, len(query.reduced), self.catalog_notes)
+                if p > max_false_match:
+                    continue
+                described = self._describe(query, hyp, al, trans, sel, p)
+                if described is not None:
+                    found.append(described)
         return _strongest_per_stretch(found)
 
     def _describe(self, query: "Query", hyp: "Hypothesis", al: Alignment, trans: float, sel: np.ndarray,
@@ -527,11 +526,28 @@ class Query:
     """Semitones (-0.5..0.5) by which the query's notes sit off the equal-tempered grid (audio only)."""
 
 
-def prepare_query(melody: Melody, *, transcribed: bool | None = None) -> Query | None:
+QUERY_REDUCTIONS = (0.2, 0.45)
+"""A query is reduced twice, treating notes shorter than 0.2 and than 0.45 of the local plain note as
+ornaments, and both readings are searched and verified: where one sixteenth-note pickup or a jittered
+note falls relative to a single threshold decides how the query reduces, and a reference reduces once."""
+
+
+def prepare_queries(melody: Melody, *, transcribed: bool | None = None) -> list[Query]:
+    """The query under each of QUERY_REDUCTIONS that reduces it differently from the ones before."""
+    out: list[Query] = []
+    for ratio in QUERY_REDUCTIONS:
+        query = prepare_query(melody, transcribed=transcribed, ratio=ratio)
+        if query is not None and not any(len(q.reduced) == len(query.reduced)
+                                         and np.array_equal(q.starts, query.starts) for q in out):
+            out.append(query)
+    return out
+
+
+def prepare_query(melody: Melody, *, transcribed: bool | None = None, ratio: float = SHORT_RATIO) -> Query | None:
     """Reduce ornaments, cut a window at every (collapsed) note. `transcribed`: see MelodyMatcher.match."""
     if len(melody) < MIN_QUERY_NOTES:
         return None
-    reduced, starts, _ = _reduce(melody)
+    reduced, starts, _ = _reduce(melody, ratio)
     if len(reduced) < MIN_QUERY_NOTES:
         return None
     d = ioi(reduced)
@@ -547,8 +563,8 @@ def prepare_query(melody: Melody, *, transcribed: bool | None = None) -> Query |
                  float(np.median(d_s)), tuning)
 
 
-def _reduce(melody: Melody) -> tuple[Melody, np.ndarray, float]:
-    reduced, starts = consolidate(melody)
+def _reduce(melody: Melody, ratio: float = SHORT_RATIO) -> tuple[Melody, np.ndarray, float]:
+    reduced, starts = consolidate(melody, ratio=ratio)
     return reduced, starts, unit(reduced)
 
 

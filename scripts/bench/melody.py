@@ -954,7 +954,7 @@ def main() -> None:
     from fingerprints.melody import MAX_FALSE_MATCH, MelodyMatcher, NoMelodyFound
     from fingerprints.melody.align import DEFAULT_PARAMS
     from fingerprints.melody.audio import extract, pitch_track
-    from fingerprints.melody.matcher import prepare_query
+    from fingerprints.melody.matcher import prepare_queries
     from fingerprints.melody.score import TRANSCRIBED_NULL, NullModel, fit_null
 
     faiss.omp_set_num_threads(1)
@@ -1002,12 +1002,12 @@ def main() -> None:
         scores, notes = [], []
         for spec in bg:
             melody = to_melody(spec.notes, spec.qpm)
-            q = prepare_query(melody)
-            if q is None:
+            readings = prepare_queries(melody)
+            if not readings:
                 continue
             found = matcher.match(melody, max_false_match=1.0, transcribed=transcribed)
             scores.append(max((m.alignment_score for m in found), default=0.0))
-            notes.append(len(q.reduced))
+            notes.append(len(readings[0].reduced))
         return fit_null(np.array(scores), np.array(notes), matcher.catalog_notes)
 
     fitted, fitted_transcribed = fit_background(False), fit_background(True)
@@ -1031,12 +1031,11 @@ def main() -> None:
             t = time.perf_counter()
             best, best_other, true_best, found = best_scores(matcher, melody, true_of(spec))
             dt_s = time.perf_counter() - t
-            q = prepare_query(melody)
-            short = False
-            if q is not None and true_of(spec) is not None:
-                short = any(h.work == true_of(spec) for h in matcher.candidates(q))
+            readings = prepare_queries(melody)
+            short = true_of(spec) is not None and any(h.work == true_of(spec) for q in readings
+                                                       for h in matcher.candidates(q))
             rows.append({"spec": spec, "best": best, "best_other": best_other, "true": true_best, "t": dt_s,
-                         "short": short, "notes": len(q.reduced) if q is not None else 0,
+                         "short": short, "notes": len(readings[0].reduced) if readings else 0,
                          "top": min(found, key=lambda m: m.false_match_probability) if found else None})
         return rows
 
