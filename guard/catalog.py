@@ -331,18 +331,12 @@ class Catalog:
             ).all()
         references = {f.work_number: fingerprints.AudioFingerprint.from_bytes(f.codes).codes
                       for f in rows if f.algorithm == CHROMAPRINT}
-        peaks = {}
-        for f in rows:
-            if f.algorithm == LANDMARKS:
-                try:
-                    peaks[f.work_number] = landmarks.LandmarkFingerprint.from_bytes(f.codes)
-                except landmarks.OutdatedFingerprint:
-                    continue
+        peaks = {f.work_number: landmarks.LandmarkFingerprint.from_bytes(f.codes)
+                 for f in rows if f.algorithm == LANDMARKS}
         if len(peaks) < len(references):
             log.warning("works_without_landmarks", works=len(references) - len(peaks),
-                        hint="registered before the landmark fingerprint existed, or with an earlier version of it "
-                             f"than {landmarks.FORMAT}: pitch- and tempo-changed copies of them are not found; retire "
-                             "them and register their recordings again")
+                        hint="registered before the landmark fingerprint existed: pitch- and tempo-changed copies "
+                             "of them are not found; retire them and register their recordings again")
         self._labels = {number: _label(w) for number, w in works.items()}
         digest = _catalog_digest(sorted((w.number, w.recording_sha256) for w in works.values()))
         meta = self._index_dir / _INDEX_META
@@ -380,5 +374,4 @@ def _label(row: WorkRow) -> WorkLabel:
 
 
 def _catalog_digest(recordings: list[tuple[int, str]]) -> str:
-    """What the saved indexes were built from: the recordings and the landmark fingerprint's version."""
-    return hashlib.sha256(json.dumps([landmarks.FORMAT, recordings]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(recordings).encode()).hexdigest()

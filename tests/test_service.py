@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from sqlmodel import Session, create_engine, select
 
-from guard.storage.models import ScreeningFingerprintRow, ScreeningRow, WorkFingerprintRow, WorkRow
+from guard.storage.models import ScreeningFingerprintRow, ScreeningRow, WorkRow
 from guard.v1 import catalog_pb2, catalog_pb2_grpc, screening_pb2, screening_pb2_grpc
 from tests.audio import DEMO_RATE, encode, synth_music, wav_bytes, wav_header_only
 from tests.conftest import Guard
@@ -333,29 +333,6 @@ def test_index_is_persisted_and_rebuilt_from_the_database_when_stale(tmp_path, s
         engine = create_engine(g.settings.effective_database_url)
         with Session(engine) as session:
             assert [w.work_id for w in session.exec(select(WorkRow))] == ["work-1"]
-    finally:
-        g.running.stop(grace=1)
-
-
-def test_landmarks_of_an_earlier_version_are_left_out_and_the_index_rebuilt(tmp_path, song) -> None:
-    from tests.conftest import start_guard
-
-    g = start_guard(tmp_path / "data")
-    register(g, "work-1", wav_bytes(song, DEMO_RATE))
-    g.running.stop(grace=1)
-    engine = create_engine(g.settings.effective_database_url)
-    with Session(engine) as session:  # as a version with another peak picker stored it
-        [row] = session.exec(select(WorkFingerprintRow).where(WorkFingerprintRow.algorithm == "landmarks")).all()
-        row.codes = b"LMK1" + row.codes[4:]
-        session.add(row)
-        session.commit()
-    excerpt = song[10 * DEMO_RATE: 25 * DEMO_RATE]
-    re_pitched = wav_bytes(librosa.effects.pitch_shift(excerpt, sr=DEMO_RATE, n_steps=1), DEMO_RATE)
-
-    g = start_guard(tmp_path / "data", first_id=100)
-    try:
-        assert audio_matches(screen(g, re_pitched)) == []  # no landmark fingerprint to verify against
-        assert {m.work_id for m in screen(g, wav_bytes(excerpt, DEMO_RATE)).matches} == {"work-1"}
     finally:
         g.running.stop(grace=1)
 

@@ -8,21 +8,11 @@ that explain them and only the stretch of the query that matches. Design and fig
 
 from fingerprints.landmarks.index import LandmarkIndex
 from fingerprints.landmarks.matcher import MAX_FALSE_MATCH, LandmarkMatch, LandmarkMatcher
-from fingerprints.landmarks.peaks import (
-    FORMAT,
-    LandmarkFingerprint,
-    LandmarkQuery,
-    OutdatedFingerprint,
-    find_maxima,
-    find_peaks,
-    fingerprint,
-    query,
-)
+from fingerprints.landmarks.peaks import LandmarkFingerprint, LandmarkQuery, find_maxima, find_peaks, fingerprint, query
 from fingerprints.landmarks.spectrum import FRAME_S, SAMPLE_RATE, Spectrogram, log_spectrogram
 from fingerprints.landmarks.verify import NullModel
 
 __all__ = [
-    "FORMAT",
     "FRAME_S",
     "MAX_FALSE_MATCH",
     "SAMPLE_RATE",
@@ -32,7 +22,6 @@ __all__ = [
     "LandmarkMatcher",
     "LandmarkQuery",
     "NullModel",
-    "OutdatedFingerprint",
     "Spectrogram",
     "find_maxima",
     "find_peaks",

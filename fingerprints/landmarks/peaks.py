@@ -4,11 +4,8 @@ A peak is a local maximum over +-NEIGHBOUR_FRAMES x +-NEIGHBOUR_BINS that
 stands CONTRAST_DB above the mean of that neighbourhood. Local maxima are
 what survive re-encoding, EQ, noise and time/pitch processing (measured:
 ~80% of reference peaks reappear within 1.5 frames and 1 bin under
-+-2 semitones or +-10% tempo, docs/landmarks.md). The neighbourhood is long
-in time and narrow in pitch: under other music, a peak is lost when a louder
-partial of the other music falls inside it, and other notes lie at other
-pitches, so a narrow one loses fewer; its length keeps the count to what the
-index's memory budget affords.
++-2 semitones or +-10% tempo, docs/landmarks.md); a neighbourhood this size keeps
+~20 peaks a second, which is what the index's memory budget affords.
 
 The fingerprint is the peak list itself: the index and the verification
 are both derived from it, so it is what a database stores. A screened
@@ -25,11 +22,8 @@ import numpy as np
 
 from fingerprints.landmarks.spectrum import BINS, FLOOR_DB, FRAME_S, log_spectrogram
 
-NEIGHBOUR_FRAMES = 12
-NEIGHBOUR_BINS = 5
-"""+-0.28 s x +-1.7 semitones. Measured on the landmark benchmark's 200 excerpts mixed under other music at
-0 dB, against +-5 frames x +-8 bins: the true work's keys found again at the right offset, median 22 -> 29 an
-excerpt; excerpts with 5 or more of them 162 -> 176; 14% more keys indexed per hour (docs/landmarks.md)."""
+NEIGHBOUR_FRAMES = 5
+NEIGHBOUR_BINS = 8
 CONTRAST_DB = 8.0
 MIN_LEVEL_DB = FLOOR_DB + 20.0
 """A peak must stand 20 dB above the silence floor: near-silence yields nothing."""
@@ -52,15 +46,7 @@ stay the strongest of their large neighbourhood, but most still top their immedi
 
 _TIME_BITS = 20
 _BIN_BITS = 12
-FORMAT = "LMK2"
-"""The stored fingerprint's version, its first four bytes. LMK2: peaks over +-12 frames x +-5 bins. LMK1 (+-5 x
-+-8) fingerprints give other keys than today's queries, and an index built from them is rebuilt."""
-_MAGIC = FORMAT.encode()
-_OUTDATED = (b"LMK1",)
-
-
-class OutdatedFingerprint(ValueError):
-    """A stored fingerprint from an earlier peak picker: its keys would not meet today's queries' keys."""
+_MAGIC = b"LMK1"
 
 
 @dataclass(frozen=True)
@@ -86,9 +72,6 @@ class LandmarkFingerprint:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "LandmarkFingerprint":
-        if data[:4] in _OUTDATED:
-            raise OutdatedFingerprint(f"a landmark fingerprint of an earlier peak picker ({data[:4].decode()}); "
-                                      "fingerprint the recording again")
         if data[:4] != _MAGIC:
             raise ValueError("not a landmark fingerprint (bad magic)")
         return cls(np.frombuffer(data, dtype="<u4", offset=4).astype(np.uint32))
