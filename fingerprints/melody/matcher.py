@@ -1,6 +1,6 @@
 """The melody catalog as screening sees it: windows in a FAISS index for candidates, notes for verification.
 
-match(melody):
+match(melody), for each reading of the query (QUERY_REDUCTIONS):
  1. reduce the query's ornaments;
  2. cut a window at every note (represent.windows: tempo- and transposition-invariant) and look up the
     nearest reference windows;
