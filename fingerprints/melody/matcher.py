@@ -537,8 +537,7 @@ def prepare_queries(melody: Melody, *, transcribed: bool | None = None) -> list[
     out: list[Query] = []
     for ratio in QUERY_REDUCTIONS:
         query = prepare_query(melody, transcribed=transcribed, ratio=ratio)
-        if query is not None and not any(len(q.reduced) == len(query.reduced)
-                                         and np.array_equal(q.starts, query.starts) for q in out):
+        if query is not None and not any(np.array_equal(q.starts, query.starts) for q in out):
             out.append(query)
     return out
 
