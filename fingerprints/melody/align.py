@@ -113,9 +113,9 @@ def _sim(dp: float, w: float, match: float, mismatch: float, octave: float) -> f
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def _dur(a: float, b: float, w: float, tol: float, rb: float) -> float:
-    """Duration cost (negative: a credit) of aligning durations a and b (reference units)."""
-    r = abs(np.log2(a / b))
+def _dur(la: float, lb: float, w: float, tol: float, rb: float) -> float:
+    """Duration cost (negative: a credit) of aligning durations whose log2 (reference units) are la and lb."""
+    r = abs(la - lb)
     bonus = rb * (1.0 - r / 0.3) if r < 0.3 else 0.0
     x = r - tol
     if x < 0.0:
@@ -126,11 +126,32 @@ def _dur(a: float, b: float, w: float, tol: float, rb: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
+def _run_logs(d, K):
+    """log2 of the summed duration of the k notes ending at each note (row k; k = 1..K), where they exist."""
+    out = np.zeros((K + 1, d.shape[0]))
+    for i in range(d.shape[0]):
+        tot = 0.0
+        for k in range(1, K + 1):
+            if i - k + 1 < 0:
+                break
+            tot += d[i - k + 1]
+            out[k, i] = np.log2(tot)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _align(qp, qd, rp, rd, rw, prm):
     m = qp.shape[0]
     n = rp.shape[0]
     K = int(prm[0])
     bw, gp, ib, iu, db, du, mis, octv, mt, tol, rb = prm[1], prm[2], prm[3], prm[4], prm[5], prm[6], prm[7], prm[8], prm[9], prm[10], prm[11]
+    # every cell reads each pitch agreement and run duration up to 2K - 1 times: computed once here
+    S = np.empty((m, n))
+    for i in range(m):
+        for j in range(n):
+            S[i, j] = _sim(qp[i] - rp[j], rw[j], mt, mis, octv)
+    ql = _run_logs(qd, K)
+    rl = _run_logs(rd, K)
     H = np.zeros((m + 1, n + 1))
     op = np.zeros((m + 1, n + 1), dtype=np.int8)
     best = 0.0
@@ -143,7 +164,7 @@ def _align(qp, qd, rp, rd, rw, prm):
             rj = j - 1
             h = 0.0
             o = 0
-            v = H[i - 1, j - 1] + _sim(qp[qi] - rp[rj], rw[rj], mt, mis, octv) - _dur(qd[qi], rd[rj], bw, tol, rb)
+            v = H[i - 1, j - 1] + S[qi, rj] - _dur(ql[1, qi], rl[1, rj], bw, tol, rb)
             if v > h:
                 h = v
                 o = 1
@@ -157,27 +178,27 @@ def _align(qp, qd, rp, rd, rw, prm):
                 o = 3
             # consolidation: query notes i-k..i-1 -> reference note rj
             tot = qd[qi]
-            acc = qd[qi] * _sim(qp[qi] - rp[rj], rw[rj], mt, mis, octv)
+            acc = qd[qi] * S[qi, rj]
             for k in range(2, K + 1):
                 if i - k < 0:
                     break
                 q = i - k
                 tot += qd[q]
-                acc += qd[q] * _sim(qp[q] - rp[rj], rw[rj], mt, mis, octv)
-                v = H[i - k, j - 1] + acc / tot - _dur(tot, rd[rj], bw, tol, rb) - gp * (k - 1)
+                acc += qd[q] * S[q, rj]
+                v = H[i - k, j - 1] + acc / tot - _dur(ql[k, qi], rl[1, rj], bw, tol, rb) - gp * (k - 1)
                 if v > h:
                     h = v
                     o = 10 + k
             # fragmentation: query note qi -> reference notes j-k..j-1
             tot = rd[rj]
-            acc = rd[rj] * _sim(qp[qi] - rp[rj], rw[rj], mt, mis, octv)
+            acc = rd[rj] * S[qi, rj]
             for k in range(2, K + 1):
                 if j - k < 0:
                     break
                 r = j - k
                 tot += rd[r]
-                acc += rd[r] * _sim(qp[qi] - rp[r], rw[r], mt, mis, octv)
-                v = H[i - 1, j - k] + acc / tot - _dur(qd[qi], tot, bw, tol, rb) - gp * (k - 1)
+                acc += rd[r] * S[qi, r]
+                v = H[i - 1, j - k] + acc / tot - _dur(ql[1, qi], rl[k, rj], bw, tol, rb) - gp * (k - 1)
                 if v > h:
                     h = v
                     o = 20 + k
