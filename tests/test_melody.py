@@ -206,7 +206,7 @@ def test_transposed_retimed_quotation_with_changed_notes_is_found_with_bars(onei
 
 def test_a_pickup_before_every_note_is_read_both_as_ornament_and_as_note(oneills, matcher):
     """Each note of the quotation is preceded by a neighbour note taking 30% of its time: too long for an
-    ornament at one threshold, short enough at the other, so the query is searched under both readings."""
+    ornament at the lower thresholds, short enough at the highest, so the query is searched under both readings."""
     from fingerprints.melody.notes import melody_from_arrays
     work, source = oneills[40]
     sel = np.flatnonzero((source.bar >= 5) & (source.bar <= 8))
