@@ -5,7 +5,7 @@ Melody --represent--> ornament-reduced notes, transposition/tempo-invariant pitc
 windows --index (FAISS)--> candidate (work, offset, tempo, transposition) hypotheses
 candidates --align (local Mongeau-Sankoff)--> aligned notes --score (calibrated null)--> MelodyMatch
 
-Pure domain code: no storage, no transport. Public API:
+Pure domain code: no storage, no transport. Where the benchmark rows are lost: docs/melody.md. Public API:
     load_symbolic(data, filename) -> Melody          MIDI, MusicXML (.xml/.musicxml/.mxl), ABC
     extract_melody(samples, sample_rate) -> Melody   predominant melody of (polyphonic) audio
     Extractor().feed(piece)... .finish().melody       the same, fed at EXTRACTION_RATE while decoding
