@@ -171,6 +171,11 @@ class Screener:
         """The landmark match runs beside the Chromaprint match: it is the longer of the two, and both spend
         much of their time in FAISS, numba and numpy, which let the other thread run."""
 
+    def close(self) -> None:
+        """Let the screenings' path threads finish and end them (the server stops taking calls first)."""
+        self._melody_path.shutdown(wait=True)
+        self._landmark_path.shutdown(wait=True)
+
     def screen(self, audio_bytes: bytes, generation: Generation, idempotency_key: str = "",
                melody_file: MelodyUpload | None = None) -> Screening:
         generation.validated(self._limits)

@@ -81,6 +81,7 @@ class RunningServer:
     transparency_log: TransparencyLog
     _scans: futures.ThreadPoolExecutor
     _analysis_workers: AnalysisWorkers
+    _screener: Screener
 
     def stop(self, grace: float) -> None:
         """Refuse new calls, let in-flight ones finish within `grace`, then persist the index."""
@@ -89,6 +90,7 @@ class RunningServer:
         self._stop_persisting.set()
         self._persister.join()
         self._scans.shutdown(wait=True)
+        self._screener.close()
         self._analysis_workers.close()
         self.catalog.persist()
         if self._metrics_http is not None:
@@ -189,7 +191,7 @@ def start(
     log.info("server_started", listen=settings.listen, port=port, metrics_port=metrics_port,
              works=catalog.matcher.works, database=settings.effective_database_url.split(":", 1)[0])
     return RunningServer(server, port, metrics_port, catalog, health_servicer, stop_persisting, persister,
-                         metrics_http, desk, transparency_log, scans, analysis_workers)
+                         metrics_http, desk, transparency_log, scans, analysis_workers, screener)
 
 
 def stop_on_signals() -> threading.Event:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -318,11 +319,13 @@ def test_index_is_persisted_and_rebuilt_from_the_database_when_stale(tmp_path, s
     excerpt = song[10 * DEMO_RATE: 25 * DEMO_RATE]
     re_pitched = wav_bytes(librosa.effects.pitch_shift(excerpt, sr=DEMO_RATE, n_steps=1), DEMO_RATE)
 
+    paths_before = _path_threads()
     g = start_guard(tmp_path / "data", first_id=100)
     try:
         assert [m.fingerprint for m in audio_matches(screen(g, re_pitched))] == ["landmarks"]
     finally:
         g.running.stop(grace=1)
+    assert _path_threads() <= paths_before  # the screening's melody and landmark threads ended with it
 
     (tmp_path / "data" / "index" / "audio.json").write_text('{"catalog_digest": "stale"}')
     g = start_guard(tmp_path / "data", first_id=200)
@@ -335,6 +338,10 @@ def test_index_is_persisted_and_rebuilt_from_the_database_when_stale(tmp_path, s
             assert [w.work_id for w in session.exec(select(WorkRow))] == ["work-1"]
     finally:
         g.running.stop(grace=1)
+
+
+def _path_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith(("melody", "landmarks"))}
 
 
 def _screenings(guard: Guard) -> int:
