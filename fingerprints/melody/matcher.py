@@ -41,7 +41,8 @@ from fingerprints.melody.score import TRANSCRIBED_NULL, NullModel
 
 NEIGHBOURS = 32
 SHORTLIST = 48
-"""Hypotheses verified per query (a work may appear under two tempo ratios)."""
+"""Hypotheses verified per reading of a query (QUERY_REDUCTIONS), one per work: a work may be verified once
+under each reading."""
 OFFSET_BIN = 4
 """Notes: windows whose implied position of the query in the reference agrees within this vote together."""
 MAX_FALSE_MATCH = 0.01
