@@ -223,6 +223,25 @@ def test_a_pickup_before_every_note_is_read_both_as_ornament_and_as_note(oneills
     assert found and found[0].work_number == work and found[0].transposition_semitones == pytest.approx(3)
 
 
+@pytest.mark.parametrize("figure, main", [
+    ([64, 65] * 4, 64),  # a trill from the main note: its auxiliary is the note above
+    ([65, 64] * 4, 64),  # a trill from the auxiliary
+    ([65, 64, 62, 64], 64),  # a turn
+    ([62, 64], 64),  # an even slide into the main note
+])
+def test_an_ornament_figure_reduces_to_its_main_note(figure, main):
+    """Quarter notes, then a figure of sixteenths in place of one longer note, then quarter notes again."""
+    from fingerprints.melody.notes import melody_from_arrays
+    from fingerprints.melody.represent import reduce
+    step = 0.25
+    before, after = [55, 57, 59, 60, 62, 60, 62], [67, 69, 71, 72, 71, 69, 67]
+    onset = [float(k) for k in range(len(before))]
+    onset += [len(before) + step * k for k in range(len(figure))]
+    onset += [onset[-1] + step + k for k in range(len(after))]
+    reduced = reduce(melody_from_arrays(before + figure + after, onset, np.diff(onset + [onset[-1] + 1.0])))
+    assert list(reduced.pitch) == before + [main] + after
+
+
 def test_unrelated_tunes_do_not_match_strongly(oneills, matcher):
     """Tunes outside the catalog never match with a tiny false-match probability. At the default threshold a
     few do: on the mixed folk benchmark 1-2% of unrelated queries match something (docs/benchmarks.md), but

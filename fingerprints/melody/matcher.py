@@ -33,6 +33,7 @@ from fingerprints.melody.represent import (
     collapse,
     consolidate,
     ioi,
+    main_pitch,
     pattern_keys,
     unit,
     windows,
@@ -439,8 +440,8 @@ class MelodyMatcher:
                 continue
             or_lo, or_hi = int(r_bounds[rlo]), int(r_bounds[rhi])
             matched += 1
-            qpitch = float(_group_pitch(query.reduced.pitch[sel[qlo:qhi]], query.ioi[sel[qlo:qhi]]))
-            rpitch = float(_group_pitch(ref.reduced.pitch[rlo:rhi], ref.ioi_units[rlo:rhi]))
+            qpitch = float(main_pitch(query.reduced.pitch[sel[qlo:qhi]], query.ioi[sel[qlo:qhi]]))
+            rpitch = float(main_pitch(ref.reduced.pitch[rlo:rhi], ref.ioi_units[rlo:rhi]))
             pairs.append(NotePair(kind, float(qm.start[oq_lo]), qpitch, float(rm.start[or_lo]), rpitch,
                                   int(rm.bar[or_lo]), oq_lo, oq_hi, or_lo, or_hi))
         aligned = [pp for pp in pairs if pp.aligned]
@@ -473,15 +474,8 @@ class MelodyMatcher:
         )
 
 
-def _group_pitch(pitch: np.ndarray, weight: np.ndarray) -> float:
-    if len(pitch) == 1:
-        return float(pitch[0])
-    r = np.round(pitch)
-    vals = np.unique(r)
-    return float(vals[np.argmax([weight[r == v].sum() for v in vals])])
-
-
-_SAVE_FORMAT = "guard-melody-matcher-1"
+_SAVE_FORMAT = "guard-melody-matcher-2"
+"""A saved matcher holds its references consolidated (represent.consolidate): a new name whenever that changes."""
 _SAVED_REDUCED = ("pitch", "onset", "duration", "start", "end", "bar", "confidence", "metric")
 
 

@@ -122,7 +122,7 @@ def consolidate(m: Melody, *, beat_unit: float | None = None, ratio: float = SHO
     conf = m.confidence[keep].astype(np.float32)
     for k in np.flatnonzero(last > keep).tolist():  # only real groups need the weighted pitch
         lo, hi = int(keep[k]), int(last[k]) + 1
-        pitch[k] = _main_pitch(m.pitch[lo:hi], d[lo:hi])
+        pitch[k] = main_pitch(m.pitch[lo:hi], d[lo:hi])
         conf[k] = float(np.dot(m.confidence[lo:hi], d[lo:hi]) / d[lo:hi].sum())
     duration = m.onset[last] + m.duration[last] - m.onset[keep]
     end = m.end[last]
@@ -130,14 +130,19 @@ def consolidate(m: Melody, *, beat_unit: float | None = None, ratio: float = SHO
                   m.source, dict(m.meta)), keep
 
 
-def _main_pitch(pitches: np.ndarray, weights: np.ndarray) -> float:
+def main_pitch(pitches: np.ndarray, weights: np.ndarray) -> float:
+    """The duration-weighted commonest pitch. A tie goes to the lower pitch when the group alternates between
+    two (a trill: its auxiliary is the note above, whichever it starts on), else to the group's last pitch (a
+    figure leads into its main note)."""
     if len(pitches) == 1:
         return float(pitches[0])
     rounded = np.round(pitches)
+    trill = len(rounded) >= 3 and len(np.unique(rounded)) == 2 and bool(np.all(rounded[1:] != rounded[:-1]))
+    preferred = rounded.min() if trill else rounded[-1]
     best, best_w = pitches[-1], -1.0
     for p in np.unique(rounded):
         w = float(weights[rounded == p].sum())
-        if w > best_w + 1e-9 or (abs(w - best_w) <= 1e-9 and p == rounded[-1]):
+        if w > best_w + 1e-9 or (abs(w - best_w) <= 1e-9 and p == preferred):
             best, best_w = float(np.average(pitches[rounded == p], weights=weights[rounded == p])), w
     return best
 
