@@ -223,6 +223,34 @@ def test_a_pickup_before_every_note_is_read_both_as_ornament_and_as_note(oneills
     assert found and found[0].work_number == work and found[0].transposition_semitones == pytest.approx(3)
 
 
+def test_readings_share_one_search_of_their_common_windows(oneills, matcher):
+    """A window two readings share is searched once; each reading still gets its own windows' neighbours."""
+    from fingerprints.melody.matcher import NEIGHBOURS
+    from fingerprints.melody.notes import melody_from_arrays
+    _, source = oneills[40]
+    sel = np.flatnonzero(source.bar <= 12)
+    onset = source.onset[sel].copy()
+    pitch = source.pitch[sel].copy()
+    duration = source.duration[sel].copy()
+    for k in range(0, len(sel) - 1, 6):  # a grace note before every sixth note: the readings differ there only
+        onset[k] += 0.3 * duration[k]
+        duration[k] *= 0.7
+    grace = np.arange(0, len(sel) - 1, 6)
+    order = np.argsort(np.concatenate([onset, source.onset[sel][grace]]), kind="stable")
+    query = melody_from_arrays(np.concatenate([pitch, pitch[grace] + 2])[order],
+                               np.concatenate([onset, source.onset[sel][grace]])[order],
+                               np.concatenate([duration, 0.3 * source.duration[sel][grace]])[order],
+                               seconds_per_beat=0.5)
+    readings = prepare_queries(query)
+    assert len(readings) >= 2
+    shared = matcher.neighbours(readings)
+    assert len(shared) == len(readings)
+    for reading, (distances, ids) in zip(readings, shared):
+        expected_distances, expected_ids = matcher.index.search(reading.vectors, NEIGHBOURS)
+        assert np.array_equal(ids, expected_ids)
+        assert np.allclose(distances, expected_distances)
+
+
 @pytest.mark.parametrize("figure, main", [
     ([64, 65] * 4, 64),  # a trill from the main note: its auxiliary is the note above
     ([65, 64] * 4, 64),  # a trill from the auxiliary
@@ -344,6 +372,26 @@ def test_melody_fed_in_pieces_is_the_melody_of_the_whole(oneills):
     pieces = extractor.finish().melody
     for name in ("pitch", "onset", "duration", "start", "end", "bar", "confidence", "metric"):
         assert np.array_equal(getattr(pieces, name), getattr(whole, name)), name
+
+
+def test_contour_fed_in_blocks_is_the_contour_of_the_whole():
+    """The Viterbi forward pass runs block by block while a track is decoded: where the blocks end must not
+    change the path, and the path follows the most salient line."""
+    from fingerprints.melody.audio import Contour
+    rng = np.random.default_rng(5)
+    frames, bins = 5000, 200
+    sal = rng.gamma(0.5, 1.0, (frames, bins))
+    line = 60 + (np.arange(frames) // 400) % 7 * 5  # held notes, a leap (a jump) between them
+    sal[np.arange(frames), line] += 6.0
+    whole = Contour()
+    whole.feed(sal)
+    expected = whole.finish()
+    assert np.mean(expected == line) > 0.95
+    for cuts in ([2048, 4096], np.sort(rng.choice(frames, 30, replace=False)), [0, 1, 2]):
+        contour = Contour()
+        for block in np.split(sal, cuts):
+            contour.feed(block)
+        assert np.array_equal(contour.finish(), expected)
 
 
 @pytest.mark.parametrize("kind", ["silence", "noise", "drums"])

@@ -122,8 +122,9 @@ BLOCK_FRAMES = 2048
 
 def salience(samples: np.ndarray):
     """Harmonic-sum salience (frames x f0 bins), the mel power spectrogram (for onsets), frame times, each
-    frame's total peak magnitude in the partial band (to tell how much of it one harmonic comb explains), and
-    the spectral peaks themselves (sparse, FFT bins x frames), of a whole signal: Spectra fed it at once."""
+    frame's total peak magnitude in the partial band (to tell how much of it one harmonic comb explains), the
+    spectral peaks themselves (sparse, FFT bins x frames) and the Viterbi contour (Contour) over the
+    salience, of a whole signal: Spectra fed it at once."""
     spectra = Spectra()
     spectra.feed(samples)
     return spectra.finish()
@@ -143,6 +144,7 @@ class Spectra:
         self._power: list[np.ndarray] = []
         self._total: list[np.ndarray] = []
         self._peaks: list[scipy.sparse.csc_matrix] = []
+        self._contour = Contour()
 
     @property
     def samples(self) -> int:
@@ -160,7 +162,7 @@ class Spectra:
             self._analyse(segment)
 
     def finish(self):
-        """(salience, mel power, frame times, peak totals, peaks) as `salience` returns them."""
+        """(salience, mel power, frame times, peak totals, peaks, contour path) as `salience` returns them."""
         for segment in self._blocks.finish():
             self._analyse(segment)
         sal = np.vstack(self._sal).astype(np.float64)
@@ -168,7 +170,7 @@ class Spectra:
         total = np.concatenate(self._total)
         peaks = scipy.sparse.hstack(self._peaks).tocsc()
         times = librosa.frames_to_time(np.arange(self._blocks.frames), sr=SAMPLE_RATE, hop_length=HOP)
-        return sal, power, times, total, peaks
+        return sal, power, times, total, peaks, self._contour.finish()
 
     def _analyse(self, segment: np.ndarray) -> None:
         _, m, mel = _grid()
@@ -183,6 +185,7 @@ class Spectra:
         indptr = np.concatenate([[0], np.cumsum(np.bincount(frame, minlength=spec.shape[0]))])
         sparse_peak = scipy.sparse.csc_matrix((value, row + 1, indptr), shape=spec.shape[::-1])
         self._sal.append(sparse_peak.T @ m)
+        self._contour.feed(self._sal[-1].astype(np.float64))
         self._power.append((np.square(spec) @ mel.T).T)
         self._total.append(np.bincount(frame, weights=value * _band()[row + 1], minlength=spec.shape[0]))
         self._peaks.append(sparse_peak)
@@ -208,12 +211,12 @@ def _band() -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _viterbi(obs: np.ndarray, move: int, jump: float) -> np.ndarray:
+def _forward(obs: np.ndarray, score: np.ndarray, back: np.ndarray, first: int, move: int, jump: float) -> None:
+    """The Viterbi forward pass over frames first.. of `obs`, continuing from `score` (updated in place);
+    back pointers go into `back`."""
     t_n, b_n = obs.shape
-    score = obs[0].astype(np.float64)
-    back = np.zeros((t_n, b_n), dtype=np.int32)
     new = np.empty(b_n)
-    for t in range(1, t_n):
+    for t in range(first, t_n):
         best_all = 0
         for b in range(1, b_n):
             if score[b] > score[best_all]:
@@ -235,6 +238,11 @@ def _viterbi(obs: np.ndarray, move: int, jump: float) -> np.ndarray:
             new[b] = bv + obs[t, b]
             back[t, b] = bb
         score[:] = new
+
+
+@numba.njit(cache=True, nogil=True)
+def _backtrace(back: np.ndarray, score: np.ndarray) -> np.ndarray:
+    t_n = back.shape[0]
     path = np.empty(t_n, dtype=np.int32)
     path[-1] = int(np.argmax(score))
     for t in range(t_n - 1, 0, -1):
@@ -242,14 +250,36 @@ def _viterbi(obs: np.ndarray, move: int, jump: float) -> np.ndarray:
     return path
 
 
-def track(sal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The Viterbi path (f0 bin per frame) and its salience relative to each frame's maximum."""
-    top = sal.max(axis=1, keepdims=True)
-    rel = (sal / np.maximum(top, 1e-12)).astype(np.float32)  # float32: numpy's log is ~8x faster
-    height = (HEIGHT_BONUS * np.linspace(0.0, 1.0, sal.shape[1])[None, :]).astype(np.float32)
-    obs = np.log(rel + np.float32(0.02)) + height
-    path = _viterbi(obs, MOVE_BINS, JUMP_COST)
-    return path, sal[np.arange(len(path)), path]
+class Contour:
+    """Viterbi contour tracking over the salience, fed a block of frames at a time: the forward pass runs as
+    the blocks are analysed (while a track is still being decoded), only the backtrace once all are in. The
+    path is the one a single pass over the whole salience finds (same operations, same order)."""
+
+    def __init__(self) -> None:
+        self._score: np.ndarray | None = None
+        self._back: list[np.ndarray] = []
+
+    def feed(self, sal: np.ndarray) -> None:
+        """The next frames' salience (frames x f0 bins, float64, as `Spectra.finish` returns it)."""
+        if not len(sal):
+            return
+        top = sal.max(axis=1, keepdims=True)
+        rel = (sal / np.maximum(top, 1e-12)).astype(np.float32)  # float32: numpy's log is ~8x faster
+        height = (HEIGHT_BONUS * np.linspace(0.0, 1.0, sal.shape[1])[None, :]).astype(np.float32)
+        obs = np.log(rel + np.float32(0.02)) + height
+        back = np.zeros(obs.shape, dtype=np.int32)
+        first = 0
+        if self._score is None:
+            self._score = obs[0].astype(np.float64)
+            first = 1
+        _forward(obs, self._score, back, first, MOVE_BINS, JUMP_COST)
+        self._back.append(back)
+
+    def finish(self) -> np.ndarray:
+        """The path: an f0 bin per frame."""
+        if self._score is None:
+            return np.zeros(0, dtype=np.int32)
+        return _backtrace(np.vstack(self._back), self._score)
 
 
 def extract(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Extraction:
@@ -279,9 +309,10 @@ class Extractor:
         return _extraction(*s.finish())
 
 
-def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np.ndarray, peaks) -> Extraction:
+def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np.ndarray, peaks,
+                path: np.ndarray) -> Extraction:
     f0_grid, _, _ = _grid()
-    path, path_sal = track(sal)
+    path_sal = sal[np.arange(len(path)), path]
     voiced, harmonic = _voicing(path_sal, total)
     midi = 12 * np.log2(f0_grid[path] / 440.0) + 69 + _refine(sal, path) / BINS_PER_SEMITONE
     loud = max(np.percentile(path_sal, 90), 1e-12)
@@ -319,8 +350,8 @@ def pitch_track(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np
     if sample_rate != SAMPLE_RATE:
         samples = librosa.resample(np.asarray(samples, dtype=np.float32), orig_sr=sample_rate, target_sr=SAMPLE_RATE)
     f0_grid, _, _ = _grid()
-    sal, _, times, total, _ = salience(np.asarray(samples, dtype=np.float32))
-    path, path_sal = track(sal)
+    sal, _, times, total, _, path = salience(np.asarray(samples, dtype=np.float32))
+    path_sal = sal[np.arange(len(path)), path]
     midi = 12 * np.log2(f0_grid[path] / 440.0) + 69 + _refine(sal, path) / BINS_PER_SEMITONE
     voiced, _ = _voicing(path_sal, total)
     return times, 440.0 * 2 ** ((midi - 69) / 12), voiced

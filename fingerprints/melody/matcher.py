@@ -305,11 +305,13 @@ class MelodyMatcher:
 
     # -- matching -----------------------------------------------------------------------------------------
 
-    def candidates(self, query: "Query", *, shortlist: int = SHORTLIST) -> list["Hypothesis"]:
-        """Best-supported (work, tempo ratio, offset, transposition) hypotheses, strongest first."""
+    def candidates(self, query: "Query", *, shortlist: int = SHORTLIST,
+                   neighbours: tuple[np.ndarray, np.ndarray] | None = None) -> list["Hypothesis"]:
+        """Best-supported (work, tempo ratio, offset, transposition) hypotheses, strongest first.
+        `neighbours`: the query's windows' nearest reference windows, when already searched (`neighbours`)."""
         if not len(query.vectors):
             return []
-        dist, ids = self.index.search(query.vectors, NEIGHBOURS)
+        dist, ids = neighbours if neighbours is not None else self.index.search(query.vectors, NEIGHBOURS)
         valid = ids >= 0
         rows = np.broadcast_to(np.arange(len(ids))[:, None], ids.shape)[valid]
         d = dist[valid]
@@ -353,6 +355,19 @@ class MelodyMatcher:
                                    float((ref.anchor_onset[rnote] + ref.anchor_span[rvar, rnote]).max())))
         hyps.sort(key=lambda h: -h.support)
         return hyps[:shortlist]
+
+    def neighbours(self, queries: list["Query"]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each query's (distances, ids) of the NEIGHBOURS nearest reference windows of its windows, searching
+        a window that several readings share once: the readings differ only around ornaments (a 3-minute
+        transcription's three readings: 1,161 windows, 742 distinct), and the search is most of the cost of
+        matching a long track."""
+        if not queries:
+            return []
+        distinct, inverse = np.unique(np.concatenate([q.vectors for q in queries]), axis=0, return_inverse=True)
+        dist, ids = self.index.search(distinct, NEIGHBOURS)
+        bounds = np.cumsum([0] + [len(q.vectors) for q in queries])
+        rows = [inverse.ravel()[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+        return [(dist[r], ids[r]) for r in rows]
 
     def verify(self, query: "Query", hyp: "Hypothesis") -> tuple[Alignment, float, np.ndarray] | None:
         """Align the stretch of the query behind `hyp` with the stretch of the reference behind it, each
@@ -399,9 +414,10 @@ class MelodyMatcher:
         the melody was transcribed from audio (scored with the transcription's alignment costs and null);
         by default, when its pitches are not all whole semitones."""
         found: list[MelodyMatch] = []
-        for query in prepare_queries(melody, transcribed=transcribed):
+        queries = prepare_queries(melody, transcribed=transcribed)
+        for query, near in zip(queries, self.neighbours(queries)):
             null = self.transcribed_null if query.transcribed else self.null
-            for hyp in self.candidates(query, shortlist=shortlist):
+            for hyp in self.candidates(query, shortlist=shortlist, neighbours=near):
                 res = self.verify(query, hyp)
                 if res is None:
                     continue
