@@ -133,8 +133,9 @@ def salience(samples: np.ndarray):
 class Spectra:
     """The spectral analysis behind `salience`, computed BLOCK_FRAMES frames at a time as the samples arrive
     (framing.Blocks, centred frames), so a track fed while it is being decoded is mostly analysed by the time
-    its last samples are in; identical to one STFT over the whole signal whatever the pieces. Also keeps what
-    extraction checks of the whole signal (length, finiteness, peak)."""
+    its last samples are in; identical to one STFT over the whole signal whatever the pieces. Each block's
+    salience goes on to the contour's forward pass (Contour) at once. Also keeps what extraction checks of the
+    whole signal (length, finiteness, peak)."""
 
     def __init__(self) -> None:
         self._blocks = Blocks(N_FFT, HOP, BLOCK_FRAMES, pad=N_FFT // 2)
