@@ -8,9 +8,10 @@ the fingerprints 0.48-0.59 s (the extractor's many small numpy steps hold the GI
 computing the landmark spectrogram during the decode slowed the decode by as much as it saved.
 
 Fed while decoding, because both analyses mostly need only the samples so far: the melody extractor's
-spectral half (fingerprints.melody.Extractor) and the landmark spectrogram (landmarks.Spectrogram) run on
-the other core while the decode goes on. When the last samples arrive the worker finishes the spectrogram
-first (the audio path waits for it), then the melody's contour, notes and beats.
+spectral half and its contour's forward pass (fingerprints.melody.Extractor) and the landmark spectrogram
+(landmarks.Spectrogram) run on the other core while the decode goes on. When the last samples arrive the
+worker finishes the spectrogram first (the audio path waits for it), then the melody's contour, notes and
+beats.
 
 Workers fork from a forkserver that has run the extractor once (guard._warm_extractor), so a worker starts
 warm and never inherits the server's gRPC threads. (A worker does import the program's main script when the
