@@ -859,7 +859,7 @@ def build_report(args, started: str, commit: str, works: list[Work], detect: dic
         lines.append(f"| {k} | {np.median(v):.1f} | {np.quantile(v, 0.95):.1f} |")
     lines += ["", "Stage p50 inside the gRPC screenings (ms): "
               + ", ".join(f"{k} {v:.1f}" for k, v in grpc["stages"].items())
-              + ". An analysis worker computes the landmark spectrogram and the melody's spectra on the other core "
+              + ". An analysis worker computes the landmark spectrogram and the melody's spectra and contour on the other core "
                 "while the track decodes, so fingerprint and melody count only what follows the decode."]
     return "\n".join(lines)
 
