@@ -308,7 +308,7 @@ class MelodyMatcher:
     def candidates(self, query: "Query", *, shortlist: int = SHORTLIST,
                    neighbours: tuple[np.ndarray, np.ndarray] | None = None) -> list["Hypothesis"]:
         """Best-supported (work, tempo ratio, offset, transposition) hypotheses, strongest first.
-        `neighbours`: the query's windows' nearest reference windows, when already searched (`neighbours`)."""
+        `neighbours`: the query's entry of `MelodyMatcher.neighbours`, when its windows were already searched."""
         if not len(query.vectors):
             return []
         dist, ids = neighbours if neighbours is not None else self.index.search(query.vectors, NEIGHBOURS)
