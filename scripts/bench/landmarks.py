@@ -823,10 +823,11 @@ def build_report(args, started: str, commit: str, works: list[Work], detect: dic
         "",
         "| figure | measured | target | met |",
         "|---|---|---|---|",
-        f"| 3-minute MP3 (44.1 kHz stereo, 128 kbit/s) screened over gRPC: both fingerprints and the melody extracted from the audio, as the "
-        f"service does when the pipeline sends no melody file ({grpc['tracks']} tracks x "
-        f"{len(walls) // grpc['tracks']} runs, catalog of {grpc['works']} works) | p50 **{np.median(walls):.0f} ms**, "
-        f"p95 {np.quantile(walls, 0.95):.0f} ms | <= 1 s p50 | {'yes' if np.median(walls) <= 1000 else '**no**'} |",
+        f"| 3-minute MP3 (44.1 kHz stereo, 128 kbit/s) screened over gRPC: both fingerprints and the melody "
+        f"extracted from the audio, as the service does when the pipeline sends no melody file "
+        f"({grpc['tracks']} tracks x {len(walls) // grpc['tracks']} runs, catalog of {grpc['works']} works) "
+        f"| p50 **{np.median(walls):.0f} ms**, p95 {np.quantile(walls, 0.95):.0f} ms | <= 1 s p50 | "
+        f"{'yes' if np.median(walls) <= 1000 else '**no**'} |",
         f"| the same tracks in process, decode + both fingerprints + both matches (CPU time, one thread) | p50 "
         f"**{np.median(stages['all stages']):.0f} ms**, p95 {np.quantile(stages['all stages'], 0.95):.0f} ms | | |",
         f"| landmark index memory per hour of reference ({mem['hours']:.2f} h, {mem['postings']:,} postings) | index "
@@ -859,8 +860,8 @@ def build_report(args, started: str, commit: str, works: list[Work], detect: dic
         lines.append(f"| {k} | {np.median(v):.1f} | {np.quantile(v, 0.95):.1f} |")
     lines += ["", "Stage p50 inside the gRPC screenings (ms): "
               + ", ".join(f"{k} {v:.1f}" for k, v in grpc["stages"].items())
-              + ". An analysis worker computes the landmark spectrogram and the melody's spectra and contour on the other core "
-                "while the track decodes, so fingerprint and melody count only what follows the decode."]
+              + ". An analysis worker computes the landmark spectrogram and the melody's spectra and contour on the "
+                "other core while the track decodes, so fingerprint and melody count only what follows the decode."]
     return "\n".join(lines)
 
 
