@@ -39,4 +39,28 @@ guard_install() {
     "$GUARD_VENV/bin/python" -m pip install -q -e "$GUARD_ROOT[test]"
     echo "$want" > "$stamp"
   fi
+  # numba caches compiled code per CPU: warm once per installation and machine type
+  local warmed="$GUARD_VENV/.guard-kernels"
+  local kernels
+  kernels="$want $(uname -m) $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null || true)"
+  if [ ! -f "$warmed" ] || [ "$(cat "$warmed")" != "$kernels" ]; then
+    _guard_warm_kernels
+    echo "$kernels" > "$warmed"
+  fi
+}
+
+_guard_warm_kernels() {
+  # One process writes numba's on-disk cache of the melody extractor's kernels (librosa's gufuncs among them)
+  # before anything else uses them: two processes compiling them at once can leave a cache that crashes every
+  # later process with a segmentation fault (numba issue 10128). A cache that already crashes is cleared and
+  # written again.
+  echo "guard: compiling the melody extractor's numba kernels" >&2
+  if "$GUARD_VENV/bin/python" -c "import guard._warm_extractor" 2>/dev/null; then
+    return
+  fi
+  local librosa
+  librosa="$("$GUARD_VENV/bin/python" -c 'import importlib.util, os; print(os.path.dirname(importlib.util.find_spec("librosa").origin))')"
+  echo "guard: loading librosa's numba cache crashed; clearing it ($librosa) and compiling again" >&2
+  find "$librosa" \( -name '*.nbi' -o -name '*.nbc' \) -delete
+  "$GUARD_VENV/bin/python" -c "import guard._warm_extractor"
 }
