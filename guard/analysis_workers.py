@@ -45,12 +45,17 @@ class WorkerLost(Exception):
     """The worker process died (killed, out of memory) before it answered."""
 
 
+class WorkersUnavailable(RuntimeError):
+    """No worker could be started: the forkserver died while importing its warm-up module."""
+
+
 class AnalysisWorkers:
     """A fixed set of analysis processes, each serving one track at a time."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, *, warm_up: str = "guard._warm_extractor") -> None:
+        self._warm_up = warm_up
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["guard._warm_extractor", "guard.analysis_workers"])
+        self._context.set_forkserver_preload([warm_up, "guard.analysis_workers"])
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
@@ -95,7 +100,15 @@ class AnalysisWorkers:
         self._idle.put(worker)
 
     def _spawn(self) -> "_Worker":
-        worker = _Worker(self._context)
+        try:
+            worker = _Worker(self._context)
+        except (EOFError, ConnectionError) as exc:
+            raise WorkersUnavailable(
+                f"analysis workers cannot start: their forkserver died while importing {self._warm_up}. Run "
+                f"`python -c 'import {self._warm_up}'` to see why. A segmentation fault there is most likely "
+                "numba's on-disk cache of librosa's kernels, left broken by two processes compiling it at once "
+                "(numba issue 10128): scripts/serve and scripts/test clear and rebuild it when they install."
+            ) from exc
         with self._lock:
             self._workers.append(worker)
         return worker

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -67,3 +69,15 @@ def test_a_track_that_is_not_at_the_analysis_rate_is_analysed_whole(workers, tra
     with pytest.raises(melody.NoMelodyFound):
         analysis.melody(np.zeros(1000, np.float32), fingerprints.SAMPLE_RATE)
     assert len(workers.pids()) == 2
+
+
+def test_a_forkserver_that_crashes_while_warming_up_gives_an_actionable_error():
+    # in a child interpreter: the crashing forkserver must not be the one the other tests' workers fork from
+    script = ("from guard.analysis_workers import AnalysisWorkers, WorkersUnavailable\n"
+              "try:\n    AnalysisWorkers(1, warm_up='tests.crashing_warm_up')\n"
+              "except WorkersUnavailable as exc:\n    print(exc)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "died while importing tests.crashing_warm_up" in done.stdout
+    assert "numba issue 10128" in done.stdout
