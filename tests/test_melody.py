@@ -204,6 +204,32 @@ def test_transposed_retimed_quotation_with_changed_notes_is_found_with_bars(onei
     assert best.tempo_ratio > 0
 
 
+def test_a_quotation_after_thousands_of_notes_is_found(oneills, matcher):
+    # a whole track or a long MIDI file: the quotation's windows lie thousands of notes into the query, far from
+    # where they lie in the reference
+    from fingerprints.melody.notes import melody_from_arrays
+    host = [m for _, m in oneills[:10]]  # not in the catalog
+    pitch, onset, dur = [], [], []
+    at = 0.0
+    for transpose in (0, 3, -2):
+        for m in host:
+            pitch.append(m.pitch + transpose)
+            onset.append(m.onset - m.onset[0] + at)
+            dur.append(m.duration)
+            at = onset[-1][-1] + dur[-1][-1] + 2.0
+    work, source = oneills[40]
+    sel = np.flatnonzero((source.bar >= 5) & (source.bar <= 8))
+    pitch.append(source.pitch[sel] - 4)
+    onset.append(source.onset[sel] - source.onset[sel[0]] + at)
+    dur.append(source.duration[sel])
+    query = melody_from_arrays(np.concatenate(pitch), np.concatenate(onset), np.concatenate(dur),
+                               seconds_per_beat=0.25)
+    assert len(prepare_query(query).vectors) > 2_500
+    found = [m for m in matcher.match(query) if m.work_number == work]
+    assert found and found[0].query_start >= at * 0.25 - 1.0
+    assert found[0].transposition_semitones == pytest.approx(-4)
+
+
 def test_a_pickup_before_every_note_is_read_both_as_ornament_and_as_note(oneills, matcher):
     """Each note of the quotation is preceded by a neighbour note taking 30% of its time: too long for an
     ornament at the lower thresholds, short enough at the highest, so the query is searched under both readings."""

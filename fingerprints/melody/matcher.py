@@ -321,10 +321,17 @@ class MelodyMatcher:
         # Hough vote on (work, note offset): a quotation's windows agree on where the query sits in the
         # reference, up to a few inserted or dropped notes; two staggered grids of OFFSET_BIN-note bins.
         shift = notes - query.anchor_index[rows]
+        if not len(shift):
+            return []
+        # keys number (work, offset cell) densely: offsets span as many cells as the query and references need
+        voting_works, work_of = np.unique(works, return_inverse=True)
         hyps: list[Hypothesis] = []
         best: dict[int, tuple[float, np.ndarray]] = {}
         for stagger in (0, OFFSET_BIN // 2):
-            key = works * 4096 + (shift + stagger + 2048) // OFFSET_BIN
+            cell = (shift + stagger) // OFFSET_BIN
+            cell -= cell.min()
+            cells = int(cell.max()) + 1
+            key = work_of.astype(np.int64) * cells + cell
             order = np.lexsort((-weight, rows, key))
             k_o, r_o = key[order], rows[order]
             first = np.ones(len(order), dtype=bool)
@@ -335,7 +342,7 @@ class MelodyMatcher:
             group_order = np.argsort(inv, kind="stable")
             bounds = np.concatenate([[0], np.cumsum(counts)])
             for t in np.argsort(-votes)[: 4 * shortlist].tolist():
-                work = int(ukeys[t] // 4096)
+                work = int(voting_works[ukeys[t] // cells])
                 if work not in best or votes[t] > best[work][0]:
                     best[work] = (float(votes[t]), sel[group_order[bounds[t]:bounds[t + 1]]])
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:shortlist]
