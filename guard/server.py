@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 import takedown
-from guard.analysis_workers import AnalysisWorkers, default_processes
+from guard.analysis_workers import AnalysisWorkers, WorkersUnavailable, default_processes
 from guard.auth import Authorizer
 from guard.catalog import Catalog
 from guard.config import MIB, Settings
@@ -128,7 +128,10 @@ def start(
     def rescan(row, printed) -> None:
         scans.submit(_logged, desk.rescan_for_work, row.work_id, row.number, printed, automated(), row.rights_holder)
 
-    analysis_workers = AnalysisWorkers(settings.analysis_processes or default_processes())
+    try:
+        analysis_workers = AnalysisWorkers(settings.analysis_processes or default_processes())
+    except WorkersUnavailable as exc:
+        raise SystemExit(f"guard: {exc}") from None
     catalog = Catalog(engine, data_dir.index_dir, clock, settings.limits, on_new_work=rescan,
                       extract_melody=analysis_workers.extract_melody)
     metrics = Metrics()
