@@ -420,7 +420,7 @@ class MelodyMatcher:
         `max_false_match`, strongest first, one per work and stretch of the query. `transcribed` says whether
         the melody was transcribed from audio (scored with the transcription's alignment costs and null);
         by default, when its pitches are not all whole semitones."""
-        found: list[MelodyMatch] = []
+        found: list[_Verified] = []
         queries = prepare_queries(melody, transcribed=transcribed)
         for query, near in zip(queries, self.neighbours(queries)):
             null = self.transcribed_null if query.transcribed else self.null
@@ -429,18 +429,20 @@ class MelodyMatcher:
                 if res is None:
                     continue
                 al, trans, sel = res
-                if not len(al.pairs):
-                    continue
                 p = null.false_match_probability(al.score, len(query.reduced), self.catalog_notes)
                 if p > max_false_match:
                     continue
-                described = self._describe(query, hyp, al, trans, sel, p)
-                if described is not None:
-                    found.append(described)
-        return _strongest_per_stretch(found)
+                notes = _aligned_query_notes(query, al, sel)
+                if notes is None:
+                    continue
+                found.append(_Verified(hyp.work, p, al.score, *_query_seconds(query, *notes),
+                                       (query, hyp, al, trans, sel)))
+        # only the matches kept are described: a whole track matches its own work many times over
+        return [self._describe(*v.verified, v.false_match_probability) for v in _strongest_per_stretch(found)]
 
     def _describe(self, query: "Query", hyp: "Hypothesis", al: Alignment, trans: float, sel: np.ndarray,
-                  p: float) -> MelodyMatch | None:
+                  p: float) -> MelodyMatch:
+        """The match behind a verified alignment that aligns at least one note pair."""
         ref = self._refs[hyp.work]
         qm, rm = query.melody, ref.melody
         q_bounds = np.concatenate([query.starts, [len(qm)]])
@@ -468,21 +470,16 @@ class MelodyMatcher:
             pairs.append(NotePair(kind, float(qm.start[oq_lo]), qpitch, float(rm.start[or_lo]), rpitch,
                                   int(rm.bar[or_lo]), oq_lo, oq_hi, or_lo, or_hi))
         aligned = [pp for pp in pairs if pp.aligned]
-        if not aligned:
-            return None
-        q_lo = min(pp.query_lo for pp in aligned)
-        q_hi = max(pp.query_hi for pp in aligned)
         r_lo = min(pp.reference_lo for pp in aligned)
         r_hi = max(pp.reference_hi for pp in aligned)
-        # the span ends with the note the alignment ends on (an audio note may ring long after)
-        q_end = float(min(qm.end[q_hi - 1], qm.start[q_hi - 1] + 4 * query.median_ioi_s))
-        q_sec = q_end - float(qm.start[q_lo])
+        q_start, q_end = _query_seconds(query, *_aligned_query_notes(query, al, sel))
+        q_sec = q_end - q_start
         ref_sec = float(rm.end[r_hi - 1] - rm.start[r_lo])
         return MelodyMatch(
             work_number=hyp.work,
             score=1.0 - p,
             false_match_probability=p,
-            query_start=float(qm.start[q_lo]),
+            query_start=q_start,
             query_end=q_end,
             reference_start=float(rm.start[r_lo]),
             reference_end=float(rm.end[r_hi - 1]),
@@ -508,6 +505,37 @@ def _digest(m: Melody) -> bytes:
 
 def _cat(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _aligned_query_notes(query: "Query", al: Alignment, sel: np.ndarray) -> tuple[int, int] | None:
+    """The half-open range of the query's notes (as given, before reduction) that the alignment pairs with
+    reference notes; None when it pairs none."""
+    paired = al.pairs[np.isin(al.pairs[:, 4], (1, 4, 5))] if len(al.pairs) else al.pairs
+    if not len(paired):
+        return None
+    bounds = np.concatenate([query.starts, [len(query.melody)]])
+    return int(bounds[sel[paired[:, 0].min()]]), int(bounds[sel[paired[:, 1].max() - 1] + 1])
+
+
+def _query_seconds(query: "Query", lo: int, hi: int) -> tuple[float, float]:
+    """Seconds of the query notes lo..hi-1. The span ends with the note the alignment ends on, not long after
+    (an audio note may ring on)."""
+    m = query.melody
+    return float(m.start[lo]), float(min(m.end[hi - 1], m.start[hi - 1] + 4 * query.median_ioi_s))
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A verified alignment under the threshold, before it is described as a MelodyMatch."""
+
+    work_number: int
+    false_match_probability: float
+    alignment_score: float
+    query_start: float
+    query_end: float
+    verified: tuple
+    """The arguments of MelodyMatcher._describe but the probability: (query, hypothesis, alignment,
+    transposition, query note indices)."""
 
 
 @dataclass(frozen=True)
@@ -639,10 +667,10 @@ def _weighted_median(x: np.ndarray, w: np.ndarray) -> float:
     return float(x[o][np.searchsorted(c, 0.5 * c[-1])])
 
 
-def _strongest_per_stretch(matches: list[MelodyMatch]) -> list[MelodyMatch]:
+def _strongest_per_stretch(matches: list[_Verified]) -> list[_Verified]:
     """Drop a match whose query stretch is mostly covered by a stronger match of the same work."""
     ordered = sorted(matches, key=lambda m: (m.false_match_probability, -m.alignment_score))
-    kept: list[MelodyMatch] = []
+    kept: list[_Verified] = []
     for match in ordered:
         length = match.query_end - match.query_start
         if any(k.work_number == match.work_number
