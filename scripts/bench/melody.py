@@ -617,8 +617,8 @@ the tune but for at most RELATED_MISMATCHES. Chance shares runs of ~11 pitches i
 RELATED_EDITED_STRETCH = 32
 """... or when RELATED_EDITED_STRETCH of its pitches equal a stretch of the tune but for at most
 RELATED_MISMATCHES edits, a note gained or lost counting as one: a variant that gained a passing note or lost one
-on the way ("Jagdglueck" / "WER RECHT IN FREUDEN WANDERN WILL", 51 notes aligned and 47 identical, was a
-'negative'). Measured on the 876 held-out tunes that pass the title checks: this flags 17 against the catalog,
+on the way ("Jagdglueck" and "WER RECHT IN FREUDEN WANDERN WILL" share 45 notes so; the long negatives'
+strongest matches were with the latter). Measured on the 876 held-out tunes that pass the title checks: this flags 17 against the catalog,
 1 against the catalog with every tune reversed and 0 against it inverted (no real relation; docs/melody.md)."""
 RELATED_REACH = 40
 """Notes either side of an 8-interval seed that the edited comparison looks at."""
