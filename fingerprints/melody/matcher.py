@@ -438,11 +438,12 @@ class MelodyMatcher:
                 found.append(_Verified(hyp.work, p, al.score, *_query_seconds(query, *notes),
                                        (query, hyp, al, trans, sel)))
         # only the matches kept are described: a whole track matches its own work many times over
-        return [self._describe(*v.verified, v.false_match_probability) for v in _strongest_per_stretch(found)]
+        return [self._describe(v) for v in _strongest_per_stretch(found)]
 
-    def _describe(self, query: "Query", hyp: "Hypothesis", al: Alignment, trans: float, sel: np.ndarray,
-                  p: float) -> MelodyMatch:
-        """The match behind a verified alignment that aligns at least one note pair."""
+    def _describe(self, v: "_Verified") -> MelodyMatch:
+        """The match behind a verified alignment, with its note pairs."""
+        query, hyp, al, trans, sel = v.verified
+        p = v.false_match_probability
         ref = self._refs[hyp.work]
         qm, rm = query.melody, ref.melody
         q_bounds = np.concatenate([query.starts, [len(qm)]])
@@ -472,15 +473,14 @@ class MelodyMatcher:
         aligned = [pp for pp in pairs if pp.aligned]
         r_lo = min(pp.reference_lo for pp in aligned)
         r_hi = max(pp.reference_hi for pp in aligned)
-        q_start, q_end = _query_seconds(query, *_aligned_query_notes(query, al, sel))
-        q_sec = q_end - q_start
+        q_sec = v.query_end - v.query_start
         ref_sec = float(rm.end[r_hi - 1] - rm.start[r_lo])
         return MelodyMatch(
             work_number=hyp.work,
             score=1.0 - p,
             false_match_probability=p,
-            query_start=q_start,
-            query_end=q_end,
+            query_start=v.query_start,
+            query_end=v.query_end,
             reference_start=float(rm.start[r_lo]),
             reference_end=float(rm.end[r_hi - 1]),
             reference_first_bar=int(rm.bar[r_lo]),
@@ -534,8 +534,8 @@ class _Verified:
     query_start: float
     query_end: float
     verified: tuple
-    """The arguments of MelodyMatcher._describe but the probability: (query, hypothesis, alignment,
-    transposition, query note indices)."""
+    """What MelodyMatcher._describe needs besides: (query, hypothesis, alignment, transposition, query note
+    indices)."""
 
 
 @dataclass(frozen=True)
