@@ -636,11 +636,14 @@ def _seeds(p: np.ndarray, n: int = 8) -> list[tuple[bytes, int]]:
     return [(iv[s:s + n].tobytes(), s) for s in range(len(iv) - n + 1)]
 
 
-def _longest(eq: np.ndarray, k: int) -> int:
+def _longest(eq: np.ndarray, k: int, counts: np.ndarray | None = None) -> int:
+    """The longest stretch of `eq` holding at most k False, its length the sum of its steps' `counts` (1 each
+    by default)."""
+    total = np.concatenate([[0], np.cumsum(np.ones(len(eq)) if counts is None else counts)])
     mis = np.concatenate([[-1], np.flatnonzero(~eq), [len(eq)]])
     if len(mis) - 2 <= k:
-        return len(eq)
-    return int(np.max(mis[k + 1:] - mis[:-(k + 1)] - 1))
+        return int(total[-1])
+    return int(np.max(total[mis[k + 1:]] - total[mis[:-(k + 1)] + 1]))
 
 
 class RelatedCheck:
@@ -714,18 +717,10 @@ def _local_path(q: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 
 def _longest_edited(q: np.ndarray, r: np.ndarray, k: int) -> int:
-    """Query notes in the longest stretch of their best local alignment with `r` holding at most k edits."""
+    """Query notes in the longest stretch of their best local alignment with `r` holding at most k edits (a lost
+    note is an edit without a query note)."""
     path = _local_path(np.ascontiguousarray(q), np.ascontiguousarray(r))
-    if not len(path):
-        return 0
-    notes = np.cumsum(path != 2)
-    edits = np.concatenate([[-1], np.flatnonzero(path != 1), [len(path)]])
-    best = 0
-    for a in range(max(1, len(edits) - k - 1)):
-        lo, hi = edits[a] + 1, edits[min(a + k + 1, len(edits) - 1)] - 1
-        if hi >= lo:
-            best = max(best, int(notes[hi] - (notes[lo - 1] if lo > 0 else 0)))
-    return best
+    return _longest(path == 1, k, path != 2)
 
 
 def query_midi(spec: "QuerySpec", program: int = 73, legato: float = 0.95) -> bytes:
