@@ -385,6 +385,22 @@ def test_melody_over_chords_is_extracted_and_matched(oneills, matcher, rate):
     assert found[0].transposition_semitones == pytest.approx(2, abs=0.5)
 
 
+def test_a_quotation_in_a_quiet_passage_is_transcribed_and_found(oneills, matcher):
+    """A quiet verse between loud ones: its melody is judged against its own passage, not the loud parts."""
+    rate = EXTRACTION_RATE
+    work, source = oneills[80]
+    phrase = source.slice(0, int(np.searchsorted(source.bar, 9)))
+    loud = [_render(m.slice(0, int(np.searchsorted(m.bar, 5))), rate, 0, 0.45, chords=True)
+            for _, m in (oneills[5], oneills[6])]
+    quiet = _render(phrase, rate, transpose=0, seconds_per_beat=0.45, chords=True) * np.float32(10 ** (-15 / 20))
+    m = extract_melody(np.concatenate([loud[0], quiet, loud[1]]), rate)
+    start, end = len(loud[0]) / rate, (len(loud[0]) + len(quiet)) / rate
+    assert np.sum((m.start >= start) & (m.start < end)) >= 0.7 * len(phrase)
+    found = matcher.match(m)
+    assert found and found[0].work_number == work
+    assert start - 1 <= found[0].query_start and found[0].query_end <= end + 1
+
+
 def test_melody_fed_in_pieces_is_the_melody_of_the_whole(oneills):
     _, source = oneills[80]
     audio = _render(source.slice(0, int(np.searchsorted(source.bar, 9))), EXTRACTION_RATE, transpose=0,

@@ -9,8 +9,9 @@ A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
     even at the same level as the accompaniment;
  3. Viterbi contour tracking over that grid: small moves cost little, a jump (a new note) a fixed amount,
     so the path follows one voice instead of flickering between the loudest partials;
- 4. voicing: a frame is melody when its salience is a good fraction of the track's typical melody
-    salience and it sits in a stable stretch (a note), not in a glide or noise;
+ 4. voicing: a frame is melody when its salience is a good fraction of the melody's typical salience over
+    the surrounding 8 s (so a quiet passage keeps its melody) and it sits in a stable stretch (a note), not
+    in a glide or noise;
  5. notes: stable stretches (within 60 cents of their median for >= 70 ms), split again at re-articulations
     (a dip in salience at constant pitch); pitch = median, confidence = mean relative salience;
  6. beats from librosa's tracker on a mel onset envelope; note onsets are expressed in beats by
@@ -36,6 +37,7 @@ import librosa
 import numba
 import numpy as np
 import scipy.fft
+import scipy.ndimage
 import scipy.sparse
 
 from fingerprints.framing import Blocks, frames_of
@@ -59,7 +61,14 @@ MOVE_BINS = 3
 HEIGHT_BONUS = 0.5
 """Log-salience bonus across the range, favouring the upper voice (melodies sit above their accompaniment)."""
 VOICING_RATIO = 0.25
-"""A frame is voiced when its path salience is at least this fraction of the 90th percentile over the track."""
+"""A frame is voiced when its path salience is at least this fraction of the melody's loudness around it (the 90th
+percentile of the path salience over LOUDNESS_WINDOW_S)."""
+LOUDNESS_WINDOW_S = 2.5
+"""The stretch (a phrase or two) over which the melody's loudness is judged. Over the whole track, a quotation
+in a passage 12 dB quieter than the rest (a quiet verse, an intro) fell below VOICING_RATIO and was not
+transcribed at all (docs/melody.md)."""
+QUIET_FLOOR_DB = 30.0
+"""Never melody: stretches this far below the track's loud parts (fade-outs, reverb tails, near-silence)."""
 STABLE_CENTS = 60.0
 MIN_NOTE_S = 0.07
 SPLIT_DIP = 0.55
@@ -314,9 +323,9 @@ def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np
                 path: np.ndarray) -> Extraction:
     f0_grid, _, _ = _grid()
     path_sal = sal[np.arange(len(path)), path]
-    voiced, harmonic = _voicing(path_sal, total)
+    loud = _loudness(path_sal)
+    voiced, harmonic = _voicing(path_sal, total, loud)
     midi = 12 * np.log2(f0_grid[path] / 440.0) + 69 + _refine(sal, path) / BINS_PER_SEMITONE
-    loud = max(np.percentile(path_sal, 90), 1e-12)
     notes = _segment(midi, path_sal / loud, voiced, times)
     notes = _fix_octaves(notes, peaks)
     durations = np.array([(hi - lo) * HOP / SAMPLE_RATE for lo, hi, _, _ in notes]) if notes else np.zeros(0)
@@ -354,16 +363,24 @@ def pitch_track(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np
     sal, _, times, total, _, path = salience(np.asarray(samples, dtype=np.float32))
     path_sal = sal[np.arange(len(path)), path]
     midi = 12 * np.log2(f0_grid[path] / 440.0) + 69 + _refine(sal, path) / BINS_PER_SEMITONE
-    voiced, _ = _voicing(path_sal, total)
+    voiced, _ = _voicing(path_sal, total, _loudness(path_sal))
     return times, 440.0 * 2 ** ((midi - 69) / 12), voiced
 
 
-def _voicing(path_sal: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, float]:
+def _loudness(path_sal: np.ndarray) -> np.ndarray:
+    """Per frame, the melody's loudness around it: the 90th percentile of the path salience over
+    LOUDNESS_WINDOW_S, floored QUIET_FLOOR_DB below the track's."""
+    size = max(1, int(round(LOUDNESS_WINDOW_S * SAMPLE_RATE / HOP)))
+    local = scipy.ndimage.percentile_filter(path_sal, 90, size=size, mode="nearest")
+    floor = max(float(np.percentile(path_sal, 90)), 1e-12) * 10 ** (-QUIET_FLOOR_DB / 20)
+    return np.maximum(local, floor)
+
+
+def _voicing(path_sal: np.ndarray, total: np.ndarray, loud: np.ndarray) -> tuple[np.ndarray, float]:
     """Voiced frames, and the track's harmonicity: the median share of a voiced frame's spectral peaks that
     the tracked pitch's harmonic comb explains (noise ~0.1, drums ~0.17, a lead over accompaniment at
     0 dB ~0.3, a lead alone 0.5-0.8; measured on renders)."""
     share = path_sal / np.maximum(total, 1e-12)
-    loud = max(np.percentile(path_sal, 90), 1e-12)
     voiced = (path_sal >= VOICING_RATIO * loud) & (share >= FRAME_HARMONICITY)
     harmonic = float(np.median(share[voiced])) if voiced.any() else 0.0
     return voiced, harmonic
