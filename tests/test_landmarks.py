@@ -83,7 +83,9 @@ def _speed(x: np.ndarray, ratio: float) -> np.ndarray:
     (lambda x: _tempo(x, 1.10), 0.0, 1.10),
     (lambda x: _tempo(x, 0.95), 0.0, 0.95),
     (lambda x: _speed(x, 1.05), 12 * np.log2(1.05), 1.05),
-], ids=["clean", "pitch+2", "pitch-1", "tempo+10%", "tempo-5%", "speed+5%"])
+    (lambda x: _speed(x, 0.7), 12 * np.log2(0.7), 0.7),
+    (lambda x: _tempo(x, 1.4), 0.0, 1.4),
+], ids=["clean", "pitch+2", "pitch-1", "tempo+10%", "tempo-5%", "speed+5%", "slowed-30%", "sped-up-tempo+40%"])
 def test_transformed_excerpt_is_found_with_its_transform(works, matcher, change, pitch: float, tempo: float) -> None:
     found = matcher.match(query(change(excerpt(works[2], 40.0, 10.0)), kind="mp3"))
     assert found, "the copy was not found"
