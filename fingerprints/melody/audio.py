@@ -10,7 +10,7 @@ A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
  3. Viterbi contour tracking over that grid: small moves cost little, a jump (a new note) a fixed amount,
     so the path follows one voice instead of flickering between the loudest partials;
  4. voicing: a frame is melody when its salience is a good fraction of the melody's typical salience over
-    the surrounding 8 s (so a quiet passage keeps its melody) and it sits in a stable stretch (a note), not
+    the surrounding 2.5 s (so a quiet passage keeps its melody) and it sits in a stable stretch (a note), not
     in a glide or noise;
  5. notes: stable stretches (within 60 cents of their median for >= 70 ms), split again at re-articulations
     (a dip in salience at constant pitch); pitch = median, confidence = mean relative salience;
@@ -64,9 +64,9 @@ VOICING_RATIO = 0.25
 """A frame is voiced when its path salience is at least this fraction of the melody's loudness around it (the 90th
 percentile of the path salience over LOUDNESS_WINDOW_S)."""
 LOUDNESS_WINDOW_S = 2.5
-"""The stretch (a phrase or two) over which the melody's loudness is judged. Over the whole track, a quotation
+"""The stretch (about a phrase) over which the melody's loudness is judged. Over the whole track, a quotation
 in a passage 12 dB quieter than the rest (a quiet verse, an intro) fell below VOICING_RATIO and was not
-transcribed at all (docs/melody.md)."""
+transcribed at all; windows of 8 and 4 s still reached into the loud bars around it (docs/melody.md)."""
 QUIET_FLOOR_DB = 30.0
 """Never melody: stretches this far below the track's loud parts (fade-outs, reverb tails, near-silence)."""
 STABLE_CENTS = 60.0
