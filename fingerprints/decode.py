@@ -176,6 +176,32 @@ _FPCALC_SWR = {"filter_size": "16", "phase_shift": "8", "linear_interp": "1", "c
 """libswresample options of Chromaprint's FFmpegAudioProcessor::SetCompatibleMode, which fpcalc uses."""
 
 
+def _in_phase(block: av.AudioFrame) -> av.AudioFrame:
+    """The block with its second channel's polarity flipped when the two channels are anti-correlated.
+
+    Mono is the channels' sum. A stereo copy with one channel inverted sounds the same on speakers, but its
+    sum cancels everything panned to the centre: the copy decoded to near-silence and escaped both
+    fingerprints. Channels of real mixes are positively correlated, so those blocks pass unchanged."""
+    if block.layout.nb_channels != 2:
+        return block
+    data = block.to_ndarray()
+    planar = block.format.is_planar
+    left, right = (data[0], data[1]) if planar else (data[0][0::2], data[0][1::2])
+    if float(np.dot(left.astype(np.float32, copy=False), right.astype(np.float32, copy=False))) >= 0.0:
+        return block
+    flipped = data.astype(np.float64)
+    if planar:
+        flipped[1] = -flipped[1]
+    else:
+        flipped[0][1::2] = -flipped[0][1::2]
+    if np.issubdtype(data.dtype, np.integer):
+        info = np.iinfo(data.dtype)
+        flipped = np.clip(flipped, info.min, info.max)
+    out = av.AudioFrame.from_ndarray(flipped.astype(data.dtype), format=block.format.name, layout=block.layout.name)
+    out.sample_rate = block.sample_rate
+    return out
+
+
 class _Resampled:
     """Mono float32 at `rate` from blocks of source frames, through one swresample context per source format."""
 
@@ -190,7 +216,7 @@ class _Resampled:
         if self._resampler is None:
             self._resampler = av.AudioResampler(format="flt", layout="mono", rate=self._rate, options=_FPCALC_SWR)
         if block is not None:
-            self._keep(self._resampler.resample(block))
+            self._keep(self._resampler.resample(_in_phase(block)))
         if flush:
             self._keep(self._resampler.resample(None))
             self._resampler = None

@@ -24,8 +24,10 @@ _CODECS = {
 }
 
 
-def encode(samples: np.ndarray, rate: int, kind: str, *, channels: int = 1, bit_rate: int | None = None) -> bytes:
-    """Encode mono float samples as `kind` (see _CODECS), optionally duplicated to `channels`."""
+def encode(samples: np.ndarray, rate: int, kind: str, *, channels: int = 1, bit_rate: int | None = None,
+           inverted: bool = False) -> bytes:
+    """Encode mono float samples as `kind` (see _CODECS), optionally duplicated to `channels`, the second of them
+    with its polarity `inverted`."""
     if kind == "ogg":
         return _ffmpeg_vorbis(samples, rate, channels)
     container_format, codec, forced_rate = _CODECS[kind]
@@ -36,8 +38,11 @@ def encode(samples: np.ndarray, rate: int, kind: str, *, channels: int = 1, bit_
         stream.layout = "mono" if channels == 1 else "stereo"
         if bit_rate:
             stream.bit_rate = bit_rate
+        planes = np.tile(samples.astype(np.float32)[None, :], (channels, 1))
+        if inverted:
+            planes[1] = -planes[1]
         frame = av.AudioFrame.from_ndarray(
-            np.tile(samples.astype(np.float32)[None, :], (channels, 1)), format="fltp",
+            planes, format="fltp",
             layout="mono" if channels == 1 else "stereo",
         )
         frame.sample_rate = rate

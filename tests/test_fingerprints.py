@@ -39,6 +39,16 @@ def test_every_common_container_decodes_to_mono_at_the_requested_rate(kind: str)
     assert abs(audio.duration - 12.0) < 0.1
 
 
+@pytest.mark.parametrize("kind", ["wav", "flac", "mp3"])
+def test_stereo_copy_with_one_channel_inverted_is_found(works, matcher, kind: str) -> None:
+    """Inverting one channel sounds the same on speakers, but the channels' sum cancels to silence."""
+    excerpt = works[3][int(40 * DEMO_RATE):int(50 * DEMO_RATE)]
+    audio = fingerprints.decode(encode(excerpt, DEMO_RATE, kind, channels=2, inverted=True), sample_rate=RATE,
+                                max_seconds=60)
+    assert not fingerprints.is_silent(audio)
+    assert [m.work_number for m in matcher.match(fingerprints.fingerprint(audio).codes)] == [3]
+
+
 @pytest.mark.parametrize("kind", ["ogg", "mp3"])
 def test_decoded_pieces_are_passed_on_in_order_as_they_come(kind: str) -> None:
     pieces: list[np.ndarray] = []
