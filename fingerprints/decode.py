@@ -11,7 +11,9 @@ and the resampler runs once per ~3 s block of it (measured on the foundation
 benchmark's 16 Oggs: with a resampler call per frame, decode + fingerprint
 took ~1.5x the CPU time it takes now).
 Limits are checked while decoding: a 10-hour file is refused after its
-first `max_seconds`, not after it has been expanded in memory.
+first `max_seconds`, not after it has been expanded in memory. A stereo
+block whose channels are anti-correlated (one channel inverted, which the
+channels' sum would cancel to silence) has its second channel flipped first.
 """
 
 from __future__ import annotations
