@@ -83,6 +83,7 @@ CONDITIONS: dict[str, tuple[str, object, float, float]] = {
     "speed -3%": ("sox", ["speed", "0.97"], 12 * math.log2(0.97), 0.97),
     "speed +5%": ("sox", ["speed", "1.05"], 12 * math.log2(1.05), 1.05),
     "speed -5%": ("sox", ["speed", "0.95"], 12 * math.log2(0.95), 0.95),
+    "stereo, one channel inverted": ("inverted", None, 0.0, 1.0),
     "mixed under other music at -6 dB": ("mix", -6.0, 0.0, 1.0),
     "mixed under other music at 0 dB": ("mix", 0.0, 0.0, 1.0),
 }
@@ -300,6 +301,8 @@ def transform(x: np.ndarray, condition: str, rng: np.random.Generator, backgroun
         return wav_bytes(sox(x, arg) if arg else x)
     if kind == "mp3":
         return mp3(x, arg)
+    if kind == "inverted":  # sounds the same on speakers; the channels' sum is silence
+        return wav_bytes(np.stack([x, -x], axis=1))
     if kind == "noise":
         noise = rng.standard_normal(len(x)).astype(np.float32)
         y = x + noise * rms(x) / rms(noise) * 10 ** (-arg / 20)
