@@ -187,21 +187,26 @@ def _in_phase(block: av.AudioFrame) -> av.AudioFrame:
     if block.layout.nb_channels != 2:
         return block
     data = block.to_ndarray()
-    planar = block.format.is_planar
-    left, right = (data[0], data[1]) if planar else (data[0][0::2], data[0][1::2])
-    if float(np.dot(left.astype(np.float32, copy=False), right.astype(np.float32, copy=False))) >= 0.0:
+    # unsigned samples (8-bit WAV) sit around the middle of their range
+    zero = np.iinfo(data.dtype).max // 2 + 1 if np.issubdtype(data.dtype, np.unsignedinteger) else 0
+    left, right = (data[0], data[1]) if block.format.is_planar else (data[0][0::2], data[0][1::2])
+    if float(np.dot(_centred(left, zero), _centred(right, zero))) >= 0.0:
         return block
     flipped = data.astype(np.float64)
-    if planar:
-        flipped[1] = -flipped[1]
-    else:
-        flipped[0][1::2] = -flipped[0][1::2]
+    second = flipped[1] if block.format.is_planar else flipped[0][1::2]
+    second *= -1.0
+    second += 2.0 * zero
     if np.issubdtype(data.dtype, np.integer):
         info = np.iinfo(data.dtype)
         flipped = np.clip(flipped, info.min, info.max)
     out = av.AudioFrame.from_ndarray(flipped.astype(data.dtype), format=block.format.name, layout=block.layout.name)
     out.sample_rate = block.sample_rate
     return out
+
+
+def _centred(channel: np.ndarray, zero: int) -> np.ndarray:
+    samples = channel.astype(np.float32, copy=False)
+    return samples - np.float32(zero) if zero else samples
 
 
 class _Resampled:

@@ -39,7 +39,7 @@ def test_every_common_container_decodes_to_mono_at_the_requested_rate(kind: str)
     assert abs(audio.duration - 12.0) < 0.1
 
 
-@pytest.mark.parametrize("kind", ["wav", "flac", "mp3"])
+@pytest.mark.parametrize("kind", ["wav", "wavu8", "wavf32", "flac", "mp3"])
 def test_stereo_copy_with_one_channel_inverted_is_found(works, matcher, kind: str) -> None:
     """Inverting one channel sounds the same on speakers, but the channels' sum cancels to silence."""
     excerpt = works[3][int(40 * DEMO_RATE):int(50 * DEMO_RATE)]
