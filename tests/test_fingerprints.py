@@ -49,6 +49,27 @@ def test_stereo_copy_with_one_channel_inverted_is_found(works, matcher, kind: st
     assert [m.work_number for m in matcher.match(fingerprints.fingerprint(audio).codes)] == [3]
 
 
+def test_only_strongly_anti_correlated_stereo_is_flipped() -> None:
+    """Wide stereo (channels near 0 correlation) keeps the plain downmix, so where a block boundary falls does
+    not change the mono of a reference and of a copy differently."""
+    import av
+
+    from fingerprints.decode import _in_phase
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, 4096)).astype(np.float32) * 0.1
+
+    def frame(left: np.ndarray, right: np.ndarray) -> av.AudioFrame:
+        f = av.AudioFrame.from_ndarray(np.stack([left, right]), format="fltp", layout="stereo")
+        f.sample_rate = RATE
+        return f
+
+    for right in (x, y, 0.5 * y - 0.2 * x):  # in phase, independent, weakly anti-correlated
+        block = frame(x, right)
+        assert _in_phase(block) is block
+    flipped = _in_phase(frame(x, 0.2 * y - x)).to_ndarray()
+    assert np.allclose(flipped[1], x - 0.2 * y)
+
+
 @pytest.mark.parametrize("kind", ["ogg", "mp3"])
 def test_decoded_pieces_are_passed_on_in_order_as_they_come(kind: str) -> None:
     pieces: list[np.ndarray] = []
