@@ -168,8 +168,14 @@ def _quote(host: Melody, source: Melody, bars: tuple[int, int], transpose: int, 
            changed: int = 0) -> tuple[Melody, float]:
     """`host`'s first 8 notes, then bars [b0, b1] of `source` transposed, stretched in time and with
     `changed` notes moved a step, then `host`'s next 8 notes: a new song quoting a phrase."""
-    from fingerprints.melody.notes import melody_from_arrays
     sel = np.flatnonzero((source.bar >= bars[0]) & (source.bar <= bars[1]))
+    sel = sel[: np.argmax(np.r_[np.diff(sel) > 1, True]) + 1]  # as first played: a repeat plays the bars again
+    return _quote_notes(host, source, sel, transpose, stretch, changed)
+
+
+def _quote_notes(host: Melody, source: Melody, sel: np.ndarray, transpose: int, stretch: float,
+                 changed: int = 0) -> tuple[Melody, float]:
+    from fingerprints.melody.notes import melody_from_arrays
     q_p = source.pitch[sel] + transpose
     for k in range(changed):
         q_p[3 + 5 * k] += 2
@@ -202,6 +208,26 @@ def test_transposed_retimed_quotation_with_changed_notes_is_found_with_bars(onei
     assert len(aligned) >= 10
     assert all(p.reference_bar is not None and 4 <= p.reference_bar <= 9 for p in aligned)
     assert best.tempo_ratio > 0
+
+
+def test_a_quotation_through_a_repeat_sign_is_one_stretch_with_the_written_bars(oneills, matcher):
+    # O'Neill's tunes are mostly two repeated strains (AABB); a performance that quotes the end of a strain
+    # and its repeat is one stretch of the tune as played, not two halves of the tune as written
+    from fingerprints.melody.notes import melody_from_arrays
+    work, tune = next((n, m) for n, m in oneills[10:] if "repeats played out" in m.source and len(m) > 80)
+    back = int(np.flatnonzero(np.diff(tune.bar) < 0)[0]) + 1  # the first note played again after a repeat sign
+    first_bar = int(tune.bar[0])
+    sel = np.arange(back - 12, back + 12)
+    query, _ = _quote_notes(oneills[0][1], tune, sel, transpose=3, stretch=1.2)
+    best = next(m for m in matcher.match(query) if m.work_number == work)
+    assert best.false_match_probability <= MAX_FALSE_MATCH
+    assert best.matched_notes >= 20
+    bars = [p.reference_bar for p in best.pairs if p.aligned]
+    assert tune.bar[back - 1] in bars and first_bar in bars  # the last bar before the repeat sign and the first after
+    written = melody_from_arrays(tune.pitch[:back], tune.onset[:back], tune.duration[:back], bar=tune.bar[:back],
+                                 seconds_per_beat=0.5)
+    halves = MelodyMatcher.build([(work, written)]).match(query, max_false_match=1.0)
+    assert max((m.matched_notes for m in halves), default=0) <= 14  # as written, only one side of the sign aligns
 
 
 def test_a_quotation_after_thousands_of_notes_is_found(oneills, matcher):

@@ -134,8 +134,10 @@ class MelodyMatch:
     if none, for symbolic references; real seconds for audio references)."""
     reference_end: float
     reference_first_bar: int
-    """Bars (inclusive) of the reference holding the quoted notes: music21 measure numbers for symbolic
-    references (a pickup is bar 0), beat-tracked bars for audio references."""
+    """Bars of the reference holding the first and last quoted notes: music21 measure numbers for symbolic
+    references (a pickup is bar 0), beat-tracked bars for audio references. A score is matched as played
+    (symbolic._played), so a quotation through a repeat sign can end in an earlier bar than it starts; the
+    pairs give every note's bar."""
     reference_last_bar: int
     reference_beats: tuple[float, float]
     """The same stretch of the reference in beats (quarter notes for scores) from its start."""

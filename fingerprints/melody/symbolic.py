@@ -5,7 +5,10 @@ candidate; a part named like a lead (melody, voice, flute, violin...) wins,
 names like bass/drums/chords/pad lose; otherwise the part that is mostly one
 note at a time and highest wins (folk and popular melodies sit above their
 accompaniment). Chords inside the chosen part are reduced to their top
-note (skyline). `Melody.source` says which part was taken and why.
+note (skyline). The melody is the score as played: repeats, endings, da
+capo and dal segno written out, measures keeping their written numbers.
+`Melody.source` says which part was taken and why, and whether repeats were
+played out.
 
 Everything that makes a file unusable is refused with a message saying
 what is wrong: unreadable bytes (InvalidMelody), absurd tempo or pitches
@@ -106,6 +109,7 @@ def melody_from_score(score, *, where: str = "") -> Melody:
     """The melody of an already parsed music21 Score (or Part): choose a part, take its top line."""
     from music21 import stream
 
+    score, played = _played(score)
     parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
     candidates = []
     percussion = 0
@@ -142,7 +146,7 @@ def melody_from_score(score, *, where: str = "") -> Melody:
     name = _part_name(part)
     source = (where + "; " if where else "") + (
         f"part {i + 1} of {len(parts)}" + (f" ({name!r})" if name else "") + f": {reason}"
-    )
+    ) + (f"; {played}" if played else "")
     return Melody(pitch.astype(np.float64), onset, duration, start, end, bar,
                   np.ones(len(pitch), dtype=np.float32), metric, source)
 
@@ -181,6 +185,24 @@ def _parse(data: bytes, fmt: str):
     if fmt == "abc" and not isinstance(parsed, stream.Stream):
         raise InvalidMelody("the ABC text contains no tune")
     return parsed, where
+
+
+def _played(score) -> tuple[object, str]:
+    """The score as played, and what was done: repeats, first and second endings, da capo and dal segno
+    written out. A quotation that runs through a repeat sign is then one stretch of the reference, as it is
+    one stretch of the performance that quotes it (folk tunes are mostly AABB). Measures keep their written
+    numbers, so evidence still names bars of the score. Repeats music21 cannot expand leave the written order."""
+    from music21 import bar, repeat
+
+    if score.recurse().getElementsByClass((bar.Repeat, repeat.RepeatExpression)).first() is None:
+        return score, ""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return score.expandRepeats(), "repeats played out"
+    except Exception as exc:  # music21's expander raises several types for inconsistent repeat marks
+        message = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        return score, f"repeats left as written ({message})"
 
 
 def _part_notes(part):
