@@ -30,12 +30,14 @@ def _track(events: list[tuple[int, bytes]]) -> bytes:
     return b"MTrk" + struct.pack(">I", len(body)) + body
 
 
-def midi_bytes(tracks: list[dict], qpm: float, numerator: int = 4, denominator: int = 4) -> bytes:
-    """tracks: [{name, program, channel, notes: [(pitch, onset_ql, dur_ql, velocity)]}]."""
+def midi_bytes(tracks: list[dict], qpm: float, numerator: int = 4, denominator: int = 4, *,
+               one_track: bool = False) -> bytes:
+    """tracks: [{name, program, channel, notes: [(pitch, onset_ql, dur_ql, velocity)]}]. With one_track, a
+    format-0 file: every channel's events in a single track, as many exporters write."""
     tempo = int(round(60_000_000 / qpm))
     meta = [(0, b"\xff\x51\x03" + tempo.to_bytes(3, "big")),
             (0, b"\xff\x58\x04" + bytes([numerator, int(np.log2(denominator)), 24, 8]))]
-    chunks = [_track(meta)]
+    tracks_events = [meta]
     for tr in tracks:
         ch = tr.get("channel", 0)
         ev = []
@@ -48,6 +50,9 @@ def midi_bytes(tracks: list[dict], qpm: float, numerator: int = 4, denominator: 
             b = max(a + 1, int(round((on + dur) * TPQ)))
             ev.append((a, bytes([0x90 | ch, int(pitch), int(vel)])))
             ev.append((b, bytes([0x80 | ch, int(pitch), 0])))
-        chunks.append(_track(ev))
+        tracks_events.append(ev)
+    if one_track:
+        return b"MThd" + struct.pack(">IHHH", 6, 0, 1, TPQ) + _track([e for ev in tracks_events for e in ev])
+    chunks = [_track(ev) for ev in tracks_events]
     header = b"MThd" + struct.pack(">IHHH", 6, 1, len(chunks), TPQ)
     return header + b"".join(chunks)

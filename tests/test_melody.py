@@ -54,10 +54,11 @@ def matcher(oneills) -> MelodyMatcher:
     return MelodyMatcher.build(oneills[10:])
 
 
-def _midi(tracks: list[tuple[str, int, int, list[tuple[int, float, float]]]], qpm: float = 100.0) -> bytes:
+def _midi(tracks: list[tuple[str, int, int, list[tuple[int, float, float]]]], qpm: float = 100.0,
+          one_track: bool = False) -> bytes:
     """Tracks of (name, channel, program, [(pitch, onset quarters, duration quarters)]), velocity 90."""
     return midi_bytes([{"name": name, "channel": ch, "program": program, "notes": [(p, on, d, 90) for p, on, d in notes]}
-                       for name, ch, program, notes in tracks], qpm)
+                       for name, ch, program, notes in tracks], qpm, one_track=one_track)
 
 
 def _tone(pitch: float, seconds: float, rate: int, level: float = 1.0) -> np.ndarray:
@@ -122,6 +123,20 @@ def test_midi_picks_the_lead_over_bass_and_drums():
     m = load_symbolic(data, "song.mid")
     assert [int(p) for p in m.pitch] == [p for p, _, _ in tune]
     assert "'Lead'" in m.source and "part" in m.source
+    assert m.start[1] == pytest.approx(60 / 90, abs=1e-3)
+
+
+def test_a_single_track_midi_file_is_read_a_part_per_channel():
+    # format 0: every channel in one track; read as one part, its top line was the strings voiced above the tune
+    tune = [(60, 0, 1), (62, 1, 1), (64, 2, 1), (65, 3, 1), (67, 4, 2), (65, 6, 1), (64, 7, 1), (62, 8, 2)]
+    strings = [(p, 2 * k, 2) for k in range(5) for p in (72, 76, 79)]
+    bass = [(36, 2 * k, 2) for k in range(5)]
+    drums = [(36, k * 0.5, 0.25) for k in range(20)]
+    data = _midi([("", 0, 73, tune), ("", 1, 48, strings), ("", 2, 33, bass), ("", 9, 0, drums)], qpm=90,
+                 one_track=True)
+    m = load_symbolic(data, "song.mid")
+    assert [int(p) for p in m.pitch] == [p for p, _, _ in tune]
+    assert "one track per MIDI channel" in m.source and "of 4" in m.source
     assert m.start[1] == pytest.approx(60 / 90, abs=1e-3)
 
 

@@ -76,10 +76,12 @@ def load_score(data: bytes, *, format: str | None = None, filename: str | None =
     fmt = format or detect_format(data, filename)
     if fmt not in FORMATS:
         raise InvalidMelody(f"unsupported score format {fmt!r}; use one of {', '.join(FORMATS)}")
+    split = ""
     if fmt == "midi":
         _check_midi_chunks(data)
+        data, split = _a_track_per_channel(data)
     score, where = _parse(data, fmt)
-    return melody_from_score(score, where=where)
+    return melody_from_score(score, where="; ".join(w for w in (split, where) if w))
 
 
 def _check_midi_chunks(data: bytes) -> None:
@@ -103,6 +105,55 @@ def _check_midi_chunks(data: bytes) -> None:
         pos += 8 + size
     if found < tracks:
         raise InvalidMelody(f"the MIDI file is truncated: its header declares {tracks} tracks but {found} are present")
+
+
+def _a_track_per_channel(data: bytes) -> tuple[bytes, str]:
+    """A MIDI file whose tracks each hold one channel, and what was done. music21 makes a part of each track, so
+    a format-0 file (every channel in one track, as many exporters write) became one part, whose top line is
+    whatever sounds highest: the strings above the melody, say. Tracks that mix channels are split by channel;
+    meta events (tempo, metre, names) go to a first track of their own. Files mido cannot read are left to
+    music21, which gives the error."""
+    import io
+
+    import mido
+
+    try:
+        original = mido.MidiFile(file=io.BytesIO(data))
+    except Exception:  # noqa: BLE001 - mido is stricter than music21; music21 explains what is wrong
+        return data, ""
+    if original.type == 2:
+        return data, ""
+    mixed = [len({m.channel for m in track if m.type == "note_on"}) > 1 for track in original.tracks]
+    if not any(mixed):
+        return data, ""
+    conductor: list[tuple[int, mido.Message]] = []
+    tracks: dict[tuple[int, int], list[tuple[int, mido.Message]]] = {}
+    for number, track in enumerate(original.tracks):
+        tick = 0
+        for message in track:
+            tick += message.time
+            if message.is_meta:
+                if message.type != "end_of_track" and (mixed[number] or message.type in _CONDUCTOR_META):
+                    conductor.append((tick, message))
+                elif message.type != "end_of_track":
+                    tracks.setdefault((number, -1), []).append((tick, message))
+            elif hasattr(message, "channel"):
+                key = (number, message.channel if mixed[number] else -1)
+                tracks.setdefault(key, []).append((tick, message))
+    out = mido.MidiFile(type=1, ticks_per_beat=original.ticks_per_beat)
+    for events in [conductor] + [tracks[key] for key in sorted(tracks)]:
+        track = mido.MidiTrack()
+        last = 0
+        for tick, message in sorted(events, key=lambda e: e[0]):
+            track.append(message.copy(time=tick - last))
+            last = tick
+        out.tracks.append(track)
+    buffer = io.BytesIO()
+    out.save(file=buffer)
+    return buffer.getvalue(), "one track per MIDI channel"
+
+
+_CONDUCTOR_META = {"set_tempo", "time_signature", "key_signature"}
 
 
 def melody_from_score(score, *, where: str = "") -> Melody:
