@@ -126,6 +126,19 @@ def test_midi_picks_the_lead_over_bass_and_drums():
     assert m.start[1] == pytest.approx(60 / 90, abs=1e-3)
 
 
+def test_a_line_held_over_its_next_note_keeps_every_note():
+    # a piano line played with the pedal (each note held twice its value) was read as two voices: the notes
+    # that step down under a held one were dropped as an inner voice, as were those music21 split at a barline
+    tune = [(72, 0, 1), (71, 1, 1), (69, 2, 1), (67, 3, 1), (69, 4, 0.5), (71, 4.5, 0.5), (72, 5, 1), (67, 6, 1),
+            (64, 7, 1), (65, 8, 2)]
+    m = load_symbolic(_midi([("", 0, 0, [(p, on, 2 * d) for p, on, d in tune])]), "held.mid")
+    assert [int(p) for p in m.pitch] == [p for p, _, _ in tune]
+    chorale = [(72, 0, 2), (67, 0, 1), (69, 1, 1), (74, 2, 2), (71, 2, 2), (76, 4, 2), (72, 4, 1), (74, 5, 1),
+               (77, 6, 2), (74, 6, 1), (72, 7, 1)]
+    m = load_symbolic(_midi([("", 0, 0, chorale)]), "two-voices.mid")
+    assert [int(p) for p in m.pitch] == [72, 74, 76, 77]  # where notes do start together, the top line is kept
+
+
 def test_a_single_track_midi_file_is_read_a_part_per_channel():
     # format 0: every channel in one track; read as one part, its top line was the strings voiced above the tune
     tune = [(60, 0, 1), (62, 1, 1), (64, 2, 1), (65, 3, 1), (67, 4, 2), (65, 6, 1), (64, 7, 1), (62, 8, 2)]

@@ -40,6 +40,10 @@ MIN_PITCH, MAX_PITCH = 12, 120
 DEFAULT_QPM = 120.0
 """music21's (and MIDI's) tempo when a file states none."""
 
+ONE_LINE_SHARE = 0.05
+"""A part whose notes almost never start together (chords, or two at one onset) is one line, played legato or
+with the pedal held: a note that starts while a higher one still sounds is its next note, not an inner voice."""
+
 FORMATS = ("midi", "musicxml", "abc")
 _LEAD_NAMES = re.compile(r"melod|lead|voice|vocal|sing|sopran|solo|flute|fife|piccolo|whistle|recorder|violin|fiddle|"
                          r"oboe|clarinet|trumpet|sax|pipe|accordion|right", re.I)
@@ -285,24 +289,41 @@ def _part_notes(part):
         events.append((float(el.offset), ql, max(pitches), tie))
     if drum_channel or (raw and unpitched == raw):
         return [], raw, 0.0, False
-    events.sort(key=lambda e: (e[0], -e[2]))
+    events = _tied(events)
+    together = chords + sum(abs(a[0] - b[0]) < 1e-6 for a, b in zip(events, events[1:]))
+    one_line = together <= ONE_LINE_SHARE * len(events)
     notes: list[list] = []
-    for onset, ql, pitch, tie in events:
+    for onset, ql, pitch in events:
         if notes:
             prev = notes[-1]
             prev_end = prev[0] + prev[1]
             if abs(onset - prev[0]) < 1e-6:
                 continue  # a lower note at the same onset: skyline keeps the top one
-            if tie in ("stop", "continue") and pitch == prev[2] and abs(prev_end - onset) < 1e-6:
-                prev[1] += ql
-                continue
-            if prev_end > onset + 1e-6 and prev[2] > pitch and prev_end - onset > 0.5 * ql:
+            if not one_line and prev_end > onset + 1e-6 and prev[2] > pitch and prev_end - onset > 0.5 * ql:
                 continue  # starts under a higher sounding note: an inner voice
             prev[1] = min(prev[1], onset - prev[0])
         notes.append([onset, ql, pitch])
     chordal = chords / max(1, len(events))
     overlap = len(events) - len(notes)
     return [tuple(n) for n in notes], raw, chordal + overlap / max(1, len(events)), True
+
+
+def _tied(events: list[tuple[float, float, float, str | None]]) -> list[tuple[float, float, float]]:
+    """(onset, duration, pitch) sorted by onset, highest first, each tied continuation joined to the note it
+    continues: music21 splits a note at every barline, and a continuation that starts beside another note
+    would otherwise look like a note struck with it."""
+    joined: list[list[float]] = []
+    waiting: dict[float, int] = {}
+    for onset, ql, pitch, tie in sorted(events, key=lambda e: (e[0], -e[2])):
+        k = waiting.pop(pitch, None)
+        if tie in ("stop", "continue") and k is not None and abs(joined[k][0] + joined[k][1] - onset) < 1e-6:
+            joined[k][1] += ql
+        else:
+            joined.append([onset, ql, pitch])
+            k = len(joined) - 1
+        if tie in ("start", "continue"):
+            waiting[pitch] = k
+    return [(a, b, c) for a, b, c in joined]
 
 
 def _part_name(part) -> str:
