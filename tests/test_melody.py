@@ -105,6 +105,20 @@ def test_abc_tune_loads_with_bars_and_source(oneills):
     assert 50 <= m.pitch.min() and m.pitch.max() <= 100
 
 
+def test_a_score_is_read_as_played_through_its_repeats_and_endings():
+    # strains that end in :| alone repeat from their own start (music21 alone repeats each from the top,
+    # nesting them into hundreds of copies); first and second endings are taken in turn
+    abc = ("X:1\nT:Strains\nM:4/4\nL:1/8\nK:G\nGABc dedB|dedB dedB|c2ec B2dB|c2A2 A2BA:|\n"
+           "GABc dedB|dedB dedB|c2ec B2dB|[1 A2F2 G4:|[2 A2F2 G2z2||\nfgaf gfed|c2ec B2dB|c2A2 A2BA:|\n")
+    m = load_symbolic(abc.encode(), "strains.abc")
+    played = [int(b) for k, b in enumerate(m.bar) if k == 0 or b != m.bar[k - 1]]
+    assert played == [0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 8, 9, 10, 11, 9, 10, 11]
+    assert "repeats played out" in m.source
+    many = "X:1\nT:Many\nM:4/4\nL:1/8\nK:G\n" + "".join(f"GABc d{n}dB|c2ec B2dB:|\n" for n in range(1, 9))
+    m = load_symbolic(many.encode(), "many.abc")
+    assert len(m) == 2 * 8 * 13  # each of the 8 strains (13 notes) twice
+
+
 def test_musicxml_chorale_takes_the_soprano():
     with open(os.path.join(CORPUS, "bach", "bwv66.6.mxl"), "rb") as handle:
         data = handle.read()

@@ -40,6 +40,9 @@ MIN_PITCH, MAX_PITCH = 12, 120
 DEFAULT_QPM = 120.0
 """music21's (and MIDI's) tempo when a file states none."""
 
+MAX_PLAYED_RATIO = 4.0
+"""Repeats and a da capo at most quadruple a tune; music21 expands some inconsistent repeat marks of real files
+into hundreds of copies (10 of the 12,762 corpus tunes, up to 55,878 notes), which are left as written."""
 ONE_LINE_SHARE = 0.05
 """A part whose notes almost never start together (chords, or two at one onset) is one line, played legato or
 with the pedal held: a note that starts while a higher one still sounds is its next note, not an inner voice."""
@@ -247,17 +250,47 @@ def _played(score) -> tuple[object, str]:
     written out. A quotation that runs through a repeat sign is then one stretch of the reference, as it is
     one stretch of the performance that quotes it (folk tunes are mostly AABB). Measures keep their written
     numbers, so evidence still names bars of the score. Repeats music21 cannot expand leave the written order."""
-    from music21 import bar, repeat
+    from music21 import bar, repeat, stream
 
-    if score.recurse().getElementsByClass((bar.Repeat, repeat.RepeatExpression)).first() is None:
+    marks = list(score.recurse().getElementsByClass((bar.Repeat, repeat.RepeatExpression)))
+    if not marks:
         return score, ""
+    times = max((m.times or 2 for m in marks if isinstance(m, bar.Repeat)), default=2)
+    if times > MAX_PLAYED_RATIO:
+        return score, f"repeats left as written (a passage marked to be played {times} times)"
+    for part in (score.parts if isinstance(score, stream.Score) and score.parts else [score]):
+        _open_sections(part)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return score.expandRepeats(), "repeats played out"
+            played = score.expandRepeats()
     except Exception as exc:  # music21's expander raises several types for inconsistent repeat marks
         message = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         return score, f"repeats left as written ({message})"
+    ratio = float(played.highestTime) / max(float(score.highestTime), 1e-9)
+    if ratio > MAX_PLAYED_RATIO:
+        return score, f"repeats left as written (played out they would last {ratio:.0f} times as long)"
+    return played, "repeats played out"
+
+
+def _open_sections(part) -> None:
+    """Give every end-repeat sign without a start its start: the first bar after the previous end repeat and its
+    endings, as players read it (O'Neill's ends each strain with :| alone). music21 reads each such sign as a
+    repeat from the top, nesting them into hundreds of copies of the tune."""
+    from music21 import bar, spanner, stream
+
+    measures = list(part.getElementsByClass(stream.Measure))
+    section, opened = 0, False
+    for k, measure in enumerate(measures):
+        if isinstance(measure.leftBarline, bar.Repeat) and measure.leftBarline.direction == "start":
+            opened = True
+        if isinstance(measure.rightBarline, bar.Repeat) and measure.rightBarline.direction == "end":
+            if not opened and section < k and not isinstance(measures[section].leftBarline, bar.Repeat):
+                measures[section].leftBarline = bar.Repeat(direction="start")
+            opened = False
+            section = k + 1
+        elif section == k and any(isinstance(site, spanner.RepeatBracket) for site in measure.getSpannerSites()):
+            section = k + 1  # a second ending belongs to the section it ends
 
 
 def _part_notes(part):
