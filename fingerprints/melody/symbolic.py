@@ -5,8 +5,8 @@ candidate; a part named like a lead (melody, voice, flute, violin...) wins,
 names like bass/drums/chords/pad lose; otherwise the part that is mostly one
 note at a time and highest wins (folk and popular melodies sit above their
 accompaniment). Chords inside the chosen part are reduced to their top
-note (skyline). The melody is the score as played: repeats, endings, da
-capo and dal segno written out, measures keeping their written numbers.
+note (skyline). The melody is the score as played: repeats and first and
+second endings followed, measures keeping their written numbers.
 `Melody.source` says which part was taken and why, and whether repeats were
 played out.
 
@@ -41,8 +41,8 @@ DEFAULT_QPM = 120.0
 """music21's (and MIDI's) tempo when a file states none."""
 
 MAX_PLAYED_RATIO = 4.0
-"""Repeats and a da capo at most quadruple a tune; music21 expands some inconsistent repeat marks of real files
-into hundreds of copies (10 of the 12,762 corpus tunes, up to 55,878 notes), which are left as written."""
+"""Repeats at most quadruple a tune's measures; a score marked to play more (a passage repeated many times) is left
+as written."""
 ONE_LINE_SHARE = 0.05
 """A part whose notes almost never start together (chords, or two at one onset) is one line, played legato or
 with the pedal held: a note that starts while a higher one still sounds is its next note, not an inner voice."""
@@ -167,7 +167,6 @@ def melody_from_score(score, *, where: str = "") -> Melody:
     """The melody of an already parsed music21 Score (or Part): choose a part, take its top line."""
     from music21 import stream
 
-    score, played = _played(score)
     parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
     candidates = []
     percussion = 0
@@ -200,13 +199,24 @@ def melody_from_score(score, *, where: str = "") -> Melody:
         raise MelodyLimitExceeded(
             f"the melody lasts {end[-1] - start[0]:.0f} s; at most {MAX_SECONDS:.0f} s are accepted"
         )
-    bar, metric = _bars(part, onset)
+    bar, metric, measure, starts_q = _bars(part, onset)
+    notes_of = {"pitch": pitch, "onset": onset, "duration": duration, "start": start, "end": end, "bar": bar,
+                "metric": metric}
+    order, played = _played_order(part)
+    if order is not None:
+        starts_s = _seconds(score, starts_q, starts_q)[0]
+        out = _as_played(order, measure, starts_q, starts_s, notes_of)
+        if len(out["pitch"]) > MAX_NOTES or out["end"][-1] - out["start"][0] > MAX_SECONDS:
+            played = "repeats left as written (played out the melody would exceed the limits)"
+        else:
+            notes_of = out
     name = _part_name(part)
     source = (where + "; " if where else "") + (
         f"part {i + 1} of {len(parts)}" + (f" ({name!r})" if name else "") + f": {reason}"
     ) + (f"; {played}" if played else "")
-    return Melody(pitch.astype(np.float64), onset, duration, start, end, bar,
-                  np.ones(len(pitch), dtype=np.float32), metric, source)
+    return Melody(notes_of["pitch"].astype(np.float64), notes_of["onset"], notes_of["duration"], notes_of["start"],
+                  notes_of["end"], notes_of["bar"], np.ones(len(notes_of["pitch"]), dtype=np.float32),
+                  notes_of["metric"], source)
 
 
 def _parse(data: bytes, fmt: str):
@@ -245,52 +255,75 @@ def _parse(data: bytes, fmt: str):
     return parsed, where
 
 
-def _played(score) -> tuple[object, str]:
-    """The score as played, and what was done: repeats, first and second endings, da capo and dal segno
-    written out. A quotation that runs through a repeat sign is then one stretch of the reference, as it is
-    one stretch of the performance that quotes it (folk tunes are mostly AABB). Measures keep their written
-    numbers, so evidence still names bars of the score. Repeats music21 cannot expand leave the written order."""
-    from music21 import bar, repeat, stream
+def _played_order(part) -> tuple[list[int] | None, str]:
+    """Indices of the part's measures in the order played, and what was done (None: as written).
 
-    marks = list(score.recurse().getElementsByClass((bar.Repeat, repeat.RepeatExpression)))
-    if not marks:
-        return score, ""
-    times = max((m.times or 2 for m in marks if isinstance(m, bar.Repeat)), default=2)
-    if times > MAX_PLAYED_RATIO:
-        return score, f"repeats left as written (a passage marked to be played {times} times)"
-    for part in (score.parts if isinstance(score, stream.Score) and score.parts else [score]):
-        _open_sections(part)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            played = score.expandRepeats()
-    except Exception as exc:  # music21's expander raises several types for inconsistent repeat marks
-        message = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-        return score, f"repeats left as written ({message})"
-    ratio = float(played.highestTime) / max(float(score.highestTime), 1e-9)
-    if ratio > MAX_PLAYED_RATIO:
-        return score, f"repeats left as written (played out they would last {ratio:.0f} times as long)"
-    return played, "repeats played out"
-
-
-def _open_sections(part) -> None:
-    """Give every end-repeat sign without a start its start: the first bar after the previous end repeat and its
-    endings, as players read it (O'Neill's ends each strain with :| alone). music21 reads each such sign as a
-    repeat from the top, nesting them into hundreds of copies of the tune."""
-    from music21 import bar, spanner, stream
+    A quotation that runs through a repeat sign is one stretch of the performance that quotes it, so the
+    reference must be one stretch too (folk tunes are mostly AABB). Repeat signs and first and second
+    endings are followed; an end repeat without a start goes back to the bar after the previous end repeat
+    and its endings, as players read it (O'Neill's ends each strain with :| alone). music21's own
+    expandRepeats reads such a sign as a repeat from the top, nesting them into hundreds of copies, and costs
+    time quadratic in the measures (20 s for 200); this walk is linear. Da capo and dal segno are not followed.
+    """
+    from music21 import bar, repeat, spanner, stream
 
     measures = list(part.getElementsByClass(stream.Measure))
-    section, opened = 0, False
-    for k, measure in enumerate(measures):
-        if isinstance(measure.leftBarline, bar.Repeat) and measure.leftBarline.direction == "start":
-            opened = True
-        if isinstance(measure.rightBarline, bar.Repeat) and measure.rightBarline.direction == "end":
-            if not opened and section < k and not isinstance(measures[section].leftBarline, bar.Repeat):
-                measures[section].leftBarline = bar.Repeat(direction="start")
-            opened = False
-            section = k + 1
-        elif section == k and any(isinstance(site, spanner.RepeatBracket) for site in measure.getSpannerSites()):
-            section = k + 1  # a second ending belongs to the section it ends
+
+    def sign(line, direction: str) -> int:
+        return (line.times or 2) if isinstance(line, bar.Repeat) and line.direction == direction else 0
+
+    # a sign may sit on either side of the barline it marks (music21's ABC reader puts some on the next bar)
+    ends = [max(sign(m.rightBarline, "end"), sign(nxt.leftBarline, "end") if nxt is not None else 0)
+            for m, nxt in zip(measures, measures[1:] + [None])]
+    if not any(ends):
+        return None, ""
+    starts = [bool(sign(m.leftBarline, "start") or (prev is not None and sign(prev.rightBarline, "start")))
+              for m, prev in zip(measures, [None] + measures[:-1])]
+    endings = [{n for site in m.getSpannerSites() if isinstance(site, spanner.RepeatBracket)
+                for n in site.numberRange} for m in measures]
+    order: list[int] = []
+    section, current, taken = 0, 1, [1] * len(measures)
+    i = 0
+    while i < len(measures):
+        if (starts[i] and section != i) or (i > 0 and endings[i - 1] and not endings[i] and current > 1):
+            section, current = i, 1
+        if endings[i] and current not in endings[i]:
+            i += 1
+            continue
+        order.append(i)
+        if len(order) > MAX_PLAYED_RATIO * len(measures):
+            return None, f"repeats left as written (played out they would last over {MAX_PLAYED_RATIO:.0f} times as long)"
+        if ends[i] and taken[i] < ends[i]:
+            taken[i] += 1
+            current = taken[i]
+            i = section
+            continue
+        if ends[i] and not endings[i]:
+            section, current = i + 1, 1
+        i += 1
+    skipped = " (da capo and dal segno not followed)" if part.recurse().getElementsByClass(
+        repeat.RepeatExpression).first() is not None else ""
+    return order, "repeats played out" + skipped
+
+
+def _as_played(order: list[int], measure: np.ndarray, starts_q: np.ndarray, starts_s: np.ndarray,
+               arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The notes measure by measure in the order played, beats and seconds moved to where each measure is
+    played; bar numbers and metric weights stay the written ones."""
+    length_q, length_s = np.diff(starts_q), np.diff(starts_s)
+    picked, shift_q, shift_s = [], [], []
+    at_q, at_s = 0.0, 0.0
+    for j in order:
+        notes = np.flatnonzero(measure == j)
+        picked.append(notes)
+        shift_q.append(np.full(len(notes), at_q - starts_q[j]))
+        shift_s.append(np.full(len(notes), at_s - starts_s[j]))
+        at_q, at_s = at_q + length_q[j], at_s + length_s[j]
+    rows, dq, ds = np.concatenate(picked), np.concatenate(shift_q), np.concatenate(shift_s)
+    out = {name: values[rows] for name, values in arrays.items()}
+    out["onset"] = out["onset"] + dq
+    out["start"], out["end"] = out["start"] + ds, out["end"] + ds
+    return out
 
 
 def _part_notes(part):
@@ -422,14 +455,16 @@ def _seconds(score, onset: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.
     return np.interp(onset, kq, ks), np.interp(end, kq, ks)
 
 
-def _bars(part, onset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Measure number (music21's numbering: a pickup is bar 0) and metric weight of each onset."""
+def _bars(part, onset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Measure number (music21's numbering: a pickup is bar 0) and metric weight of each onset; the index of its
+    measure, and the measures' starts in beats with the part's end after the last."""
     from music21 import meter, stream
 
     measures = list(part.getElementsByClass(stream.Measure))
     if not measures:
         phase = onset % 4.0
-        return (onset // 4).astype(np.int32) + 1, _weights(phase, np.full(len(onset), 1.0), np.full(len(onset), 2))
+        return ((onset // 4).astype(np.int32) + 1, _weights(phase, np.full(len(onset), 1.0), np.full(len(onset), 2)),
+                np.zeros(len(onset), dtype=np.int64), np.array([0.0, float(part.highestTime)]))
     offsets = np.array([float(m.offset) for m in measures])
     numbers = np.array([m.number for m in measures], dtype=np.int32)
     beat = np.empty(len(measures))
@@ -445,7 +480,9 @@ def _bars(part, onset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pad[k] = float(m.paddingLeft or 0.0)
     idx = np.clip(np.searchsorted(offsets, onset + 1e-6, side="right") - 1, 0, len(measures) - 1)
     phase = onset - offsets[idx] + pad[idx]
-    return numbers[idx], _weights(phase, beat[idx], split[idx])
+    last = float(offsets[-1] + measures[-1].duration.quarterLength)
+    return (numbers[idx], _weights(phase, beat[idx], split[idx]), idx.astype(np.int64),
+            np.append(offsets, max(last, float(part.highestTime))))
 
 
 def _weights(phase: np.ndarray, beat: np.ndarray, split: np.ndarray) -> np.ndarray:
