@@ -114,6 +114,9 @@ def test_a_score_is_read_as_played_through_its_repeats_and_endings():
     played = [int(b) for k, b in enumerate(m.bar) if k == 0 or b != m.bar[k - 1]]
     assert played == [0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 8, 9, 10, 11, 9, 10, 11]
     assert "repeats played out" in m.source
+    jig = "X:1\nT:Jig\nM:6/8\nL:1/8\nK:D\nd \\\n| AFD DFA | AFA B2d | def gfe :|\n|: f \\\n| afd fed | ecd ecA | fdd d2 :|\n"
+    m = load_symbolic(jig.encode(), "jig.abc")  # music21 puts the first :| on the pickup bar after it
+    assert [int(b) for k, b in enumerate(m.bar) if k == 0 or b != m.bar[k - 1]] == [0, 1, 2, 3] * 2 + [4, 5, 6, 7] * 2
     many = "X:1\nT:Many\nM:4/4\nL:1/8\nK:G\n" + "".join(f"GABc d{n}dB|c2ec B2dB:|\n" for n in range(1, 9))
     m = load_symbolic(many.encode(), "many.abc")
     assert len(m) == 2 * 8 * 13  # each of the 8 strains (13 notes) twice

@@ -136,7 +136,7 @@ class MelodyMatch:
     reference_first_bar: int
     """Bars of the reference holding the first and last quoted notes: music21 measure numbers for symbolic
     references (a pickup is bar 0), beat-tracked bars for audio references. A score is matched as played
-    (symbolic._played), so a quotation through a repeat sign can end in an earlier bar than it starts; the
+    (symbolic._played_order), so a quotation through a repeat sign can end in an earlier bar than it starts; the
     pairs give every note's bar."""
     reference_last_bar: int
     reference_beats: tuple[float, float]
