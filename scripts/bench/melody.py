@@ -30,6 +30,8 @@ from tests.midi import midi_bytes  # noqa: E402
 CACHE = os.environ.get("MELODY_BENCH_CACHE", "/tmp/melody-bench")
 COLLECTIONS = {"essen": "essenFolksong", "oneills": "oneills1850", "ryans": "ryansMammoth", "airds": "airdsAirs"}
 FIELDS = ("pitch", "onset", "duration", "start", "end", "bar", "confidence", "metric")
+CORPUS_FILE = "corpus-played.npz"
+"""The parsed corpus, named for what the loader returns: tunes as played (repeats written out) since 2026-12-07."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -105,7 +107,7 @@ def build_corpus_cache(path: str) -> None:
 
 
 def load_corpus() -> tuple[list[dict], list[Melody], dict]:
-    path = os.path.join(CACHE, "corpus.npz")
+    path = os.path.join(CACHE, CORPUS_FILE)
     if not os.path.exists(path):
         build_corpus_cache(path)
     z = np.load(path)
@@ -421,7 +423,7 @@ RECIPES = {
 class QuerySpec:
     kind: str                 # positive / negative / variant
     source: int               # tune index of the quotation
-    bars: tuple[int, int]     # true bar range (inclusive) in the source
+    bars: tuple[int, int]     # true bar range (inclusive) in the source as played (played_bars)
     n_bars: int
     recipe: str
     transpose: int
@@ -434,6 +436,8 @@ class QuerySpec:
     seed: int = 0
     clean: np.ndarray | None = None
     """The query's pitches before changed notes and ornaments (for the relatedness check)."""
+    written_bars: frozenset[int] = frozenset()
+    """The score's bar numbers of the quoted notes (a quotation through a repeat sign: e.g. 7, 8, 1, 2)."""
 
 
 def tune_unit(m: Melody) -> float:
@@ -441,13 +445,23 @@ def tune_unit(m: Melody) -> float:
     return unit(m)
 
 
+def played_bars(m: Melody) -> np.ndarray:
+    """Each note's bar as played, counted from 1: a tune's repeats play its written bar numbers again. (A repeated
+    single bar counts once.)"""
+    return np.cumsum(np.r_[True, m.bar[1:] != m.bar[:-1]]).astype(np.int64)
+
+
 def phrase(m: Melody, b0: int, n_bars: int) -> np.ndarray:
-    return np.flatnonzero((m.bar >= b0) & (m.bar < b0 + n_bars))
+    played = played_bars(m)
+    return np.flatnonzero((played >= b0) & (played < b0 + n_bars))
 
 
 def pick_phrase(m: Melody, n_bars: int, rng: np.random.Generator, min_notes: int = 6) -> int | None:
-    bars = np.unique(m.bar)
-    starts = [b for b in bars if b >= 1 and all((b + k) in set(bars.tolist()) for k in range(n_bars))]
+    """A phrase start (a bar as played) that is not a pickup bar and has n_bars bars after it."""
+    played = played_bars(m)
+    pickups = set(played[m.bar == 0].tolist())
+    last = int(played[-1]) if len(played) else 0
+    starts = [b for b in range(1, last - n_bars + 2) if b not in pickups]
     rng.shuffle(starts)
     for b in starts:
         if len(phrase(m, b, n_bars)) >= min_notes:
@@ -525,7 +539,7 @@ def make_query(kind: str, source: int, n_bars: int, recipe: Recipe, fillers: tup
     inq = notes.part == 1
     span = (float(notes.onset[inq].min()), float((notes.onset[inq] + notes.dur[inq]).max()))
     return QuerySpec(kind, source, (b0, b0 + n_bars - 1), n_bars, recipe.name, transpose, scale, qpm, n_changed,
-                     fillers, notes, span, seed, clean)
+                     fillers, notes, span, seed, clean, frozenset(m.bar[phrase(m, b0, n_bars)].tolist()))
 
 
 def ornament(n: Notes, prob: float, u: float, scale_set: np.ndarray, rng: np.random.Generator) -> Notes:
@@ -938,7 +952,7 @@ def long_query(spec: QuerySpec, filler_pool: list[int], mels: list[Melody], rng:
     notes.onset = notes.onset - shift
     span = (spec.quote_ql[0] - shift, spec.quote_ql[1] - shift)
     return QuerySpec(spec.kind, spec.source, spec.bars, spec.n_bars, "long", spec.transpose, spec.scale, spec.qpm,
-                     spec.n_changed, spec.fillers, notes, span, spec.seed, spec.clean)
+                     spec.n_changed, spec.fillers, notes, span, spec.seed, spec.clean, spec.written_bars)
 
 
 def best_scores(matcher, melody: Melody, true_work: int | None):
@@ -988,11 +1002,11 @@ def strongest_negatives(rows: list[dict], meta: list[dict], count: int) -> str:
 
 
 def bar_iou(match, spec: QuerySpec) -> float:
-    a0, a1 = match.reference_first_bar, match.reference_last_bar
-    b0, b1 = spec.bars
-    inter = max(0, min(a1, b1) - max(a0, b0) + 1)
-    union = max(a1, b1) - min(a0, b0) + 1
-    return inter / union if union > 0 else 0.0
+    """Overlap of the score's bars the match's notes lie in with the quotation's: as sets, since a quotation through
+    a repeat sign holds bars 7, 8, 1, 2, and a strain played twice gives the same bars either time."""
+    found = {p.reference_bar for p in match.pairs if p.reference_bar is not None}
+    union = found | spec.written_bars
+    return len(found & spec.written_bars) / len(union) if union else 0.0
 
 
 def threshold_at(neg: np.ndarray, fpr: float) -> float:
@@ -1078,7 +1092,7 @@ def main() -> None:
     n_pos = 20 if quick else 150
     n_neg = 200 if quick else 2000
     n_bg = 150 if quick else 800
-    n_audio = 6 if quick else 50
+    n_audio = 6 if quick else 100
     n_audio_neg = 20 if quick else 150
     mach = machine()
     t_start = time.time()
@@ -1392,8 +1406,9 @@ Command: `{cmd}` (niced, single-threaded: OMP/BLAS/FAISS one thread). Machine: {
 jobs, so speed figures are upper bounds. Total run time {total / 60:.0f} min.
 
 Catalog: {matcher.works if scale == 0 else len(catalog)} tunes from music21's Essen, O'Neill's, Ryan's and Aird's
-collections ({len(mels)} parsed, {len(info['failed'])} unreadable); tunes that share a title or a 16-interval run
-go to the same side of the split. Scores use the {"nulls refitted in this run" if args.refit else "package's calibrated nulls"}
+collections ({len(mels)} parsed, {len(info['failed'])} unreadable), each as played (its repeats written out, as the
+service reads a score); tunes that share a title or a 16-interval run go to the same side of the split. Phrases are
+bars as played, so a quotation can run through a repeat sign. Scores use the {"nulls refitted in this run" if args.refit else "package's calibrated nulls"}
 (notated queries: lambda {null_used.lam:.3f}, log K {null_used.log_k:.2f}; audio queries, scored with the
 transcription's gap costs: lambda {transcribed_null_used.lam:.3f}, log K {transcribed_null_used.log_k:.2f}; fitted on
 {null_used.fitted_on} background queries: tunes outside both catalog and negatives; this run's refits: lambda
