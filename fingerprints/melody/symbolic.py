@@ -139,14 +139,13 @@ def _a_track_per_channel(data: bytes) -> tuple[bytes, str]:
         tick = 0
         for message in track:
             tick += message.time
-            if message.is_meta:
-                if message.type != "end_of_track" and (mixed[number] or message.type in _CONDUCTOR_META):
-                    conductor.append((tick, message))
-                elif message.type != "end_of_track":
-                    tracks.setdefault((number, -1), []).append((tick, message))
-            elif hasattr(message, "channel"):
-                key = (number, message.channel if mixed[number] else -1)
-                tracks.setdefault(key, []).append((tick, message))
+            if message.type == "end_of_track" or not (message.is_meta or hasattr(message, "channel")):
+                continue
+            if message.is_meta and (mixed[number] or message.type in _CONDUCTOR_META):
+                conductor.append((tick, message))
+            else:
+                channel = message.channel if mixed[number] and not message.is_meta else -1
+                tracks.setdefault((number, channel), []).append((tick, message))
     out = mido.MidiFile(type=1, ticks_per_beat=original.ticks_per_beat)
     for events in [conductor] + [tracks[key] for key in sorted(tracks)]:
         track = mido.MidiTrack()
