@@ -825,18 +825,20 @@ RENDER_RATE = 22_050
 
 
 def render(midi: bytes, workdir: str, name: str, rate: int = RENDER_RATE) -> np.ndarray:
+    """`midi` through FluidSynth, in a scratch folder of its own, so that runs sharing `workdir` (the audio
+    cache) never read each other's files."""
     import subprocess
+    import tempfile
 
     import soundfile as sf
-    mid = os.path.join(workdir, name + ".mid")
-    wav = os.path.join(workdir, name + ".wav")
-    with open(mid, "wb") as f:
-        f.write(midi)
-    subprocess.run(["fluidsynth", "-ni", "-g", "0.8", "-F", wav, "-r", str(rate), SF2, mid],
-                   check=True, capture_output=True)
-    x, sr = sf.read(wav, dtype="float32")
-    os.unlink(mid)
-    os.unlink(wav)
+    with tempfile.TemporaryDirectory(dir=workdir) as scratch:
+        mid = os.path.join(scratch, name + ".mid")
+        wav = os.path.join(scratch, name + ".wav")
+        with open(mid, "wb") as f:
+            f.write(midi)
+        subprocess.run(["fluidsynth", "-ni", "-g", "0.8", "-F", wav, "-r", str(rate), SF2, mid],
+                       check=True, capture_output=True)
+        x, sr = sf.read(wav, dtype="float32")
     if x.ndim == 2:
         x = x.mean(axis=1)
     return x
@@ -1032,7 +1034,9 @@ def render_cached(midi: bytes, name: str) -> np.ndarray:
     if os.path.exists(path):
         return np.load(path)
     x = render(midi, folder, name)
-    np.save(path, x.astype(np.float32))
+    with open(f"{path}.{os.getpid()}", "wb") as f:
+        np.save(f, x.astype(np.float32))
+    os.replace(f"{path}.{os.getpid()}", path)  # a run reading the cache at the same time never sees half a file
     return x
 
 
