@@ -472,6 +472,36 @@ def test_a_quotation_in_a_quiet_passage_is_transcribed_and_found(oneills, matche
     assert start - 1 <= found[0].query_start and found[0].query_end <= end + 1
 
 
+def test_a_fast_tune_is_transcribed_and_found(oneills, matcher):
+    """Quavers of 80 ms over chords (a reel's last ~0.1-0.13 s): no note is held, and none is longer than a
+    93 ms analysis window (which transcribed 24 of these 37 notes and did not find the tune)."""
+    rate = EXTRACTION_RATE
+    work, source = oneills[80]
+    phrase = source.slice(0, int(np.searchsorted(source.bar, 9)))
+    m = extract_melody(_render(phrase, rate, transpose=-3, seconds_per_beat=0.16, chords=True), rate)
+    assert len(m) >= 0.8 * len(phrase)
+    found = matcher.match(m)
+    assert found and found[0].work_number == work
+    assert found[0].transposition_semitones == pytest.approx(-3, abs=0.5)
+
+
+def test_short_notes_that_share_no_tuning_are_not_a_melody():
+    """Speech: short voiced syllables whose pitches fall anywhere between semitones. The same syllables on
+    semitones (a fast tune) are a melody."""
+    rate = EXTRACTION_RATE
+    rng = np.random.default_rng(11)
+    pitch = rng.uniform(52.0, 64.0, 90)
+    seconds = rng.uniform(0.06, 0.11, len(pitch))
+
+    def syllables(pitches: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.concatenate([_tone(p, d, rate), np.zeros(int(0.02 * rate), np.float32)])
+                               for p, d in zip(pitches, seconds)])
+
+    with pytest.raises(NoMelodyFound, match="tuning"):
+        extract_melody(syllables(pitch), rate)
+    assert len(extract_melody(syllables(np.round(pitch)), rate)) >= 0.8 * len(pitch)
+
+
 def test_melody_fed_in_pieces_is_the_melody_of_the_whole(oneills):
     _, source = oneills[80]
     audio = _render(source.slice(0, int(np.searchsorted(source.bar, 9))), EXTRACTION_RATE, transpose=0,

@@ -1,8 +1,10 @@
 """Audio stage: PCM in, the predominant (lead) melody as notes, plus beats and bars (librosa + NumPy).
 
 A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
- 1. STFT (1024-point frames, 93 ms, and an 11.6 ms hop at 11.025 kHz); keep spectral peaks within 40 dB of the frame's
-    loudest (the sinusoids; noise and the valleys between partials are dropped);
+ 1. STFT (512-point frames, 46 ms as Melodia's, and an 11.6 ms hop at 11.025 kHz); keep spectral peaks within 40 dB of
+    the frame's loudest (the sinusoids; noise and the valleys between partials are dropped), each at its frequency
+    between bins (a parabola through the log magnitudes), so the short window's coarse bins do not blur pitch.
+    A fast tune's notes (a reel's quavers, ~0.1 s; its semiquavers, ~60 ms) are no longer than a 93 ms window;
  2. harmonic summation: every peak votes for the f0 candidates it could be harmonic 1..10 of, weighted by
     0.8^(h-1) and a cos^2 window one semitone wide, on a 20-cent grid from 110 Hz to 1.76 kHz. A melody
     note collects all its partials; a chord's notes each collect only their own, so the lead stands out
@@ -12,13 +14,13 @@ A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
  4. voicing: a frame is melody when its salience is a good fraction of the melody's typical salience over
     the surrounding 2.5 s (so a quiet passage keeps its melody) and it sits in a stable stretch (a note), not
     in a glide or noise;
- 5. notes: stable stretches (within 60 cents of their median for >= 70 ms), split again at re-articulations
+ 5. notes: stable stretches (within 60 cents of their median for >= 40 ms), split again at re-articulations
     (a dip in salience at constant pitch); pitch = median, confidence = mean relative salience;
  6. beats from librosa's tracker on a mel onset envelope; note onsets are expressed in beats by
     interpolating between beat times, and bars are groups of 3 or 4 beats (whichever makes the strongest
     accents fall on downbeats).
 Audio with no melody (silence, drums, noise, speech) is refused with NoMelodyFound: too little of it is
-stable pitched notes.
+stable pitched notes, held or sharing one tuning.
  7. harmonic (octave / twelfth) errors of instruments with weak fundamentals are corrected per note: a
     lower reading is taken when the spectrum has partials only it explains and it turns leaps into steps.
 
@@ -45,7 +47,9 @@ from fingerprints.melody.errors import NoMelodyFound
 from fingerprints.melody.notes import Melody
 
 SAMPLE_RATE = 11_025
-N_FFT = 1024
+N_FFT = 512
+PEAK_STEPS = 4
+"""Positions per FFT bin at which a spectral peak's interpolated frequency votes (5.4 Hz apart)."""
 HOP = 128
 FMIN = 110.0
 FMAX = 1760.0
@@ -55,8 +59,9 @@ HARMONIC_DECAY = 0.8
 PEAK_RANGE_DB = 40.0
 MAX_PARTIAL_HZ = 5000.0
 COMPRESS = 1.0
-JUMP_COST = 4.0
-"""Viterbi: cost (in log-salience units) of a move larger than MOVE_BINS."""
+JUMP_COST = 3.0
+"""Viterbi: cost (in log-salience units) of a move larger than MOVE_BINS. Each note change lags until the new
+pitch's advantage has paid for it; in a fast tune that lag is a large share of every note (docs/melody.md)."""
 MOVE_BINS = 3
 HEIGHT_BONUS = 0.5
 """Log-salience bonus across the range, favouring the upper voice (melodies sit above their accompaniment)."""
@@ -70,7 +75,7 @@ transcribed at all; windows of 8 and 4 s still reached into the loud bars around
 QUIET_FLOOR_DB = 30.0
 """Never melody: stretches this far below the track's loud parts (fade-outs, reverb tails, near-silence)."""
 STABLE_CENTS = 60.0
-MIN_NOTE_S = 0.07
+MIN_NOTE_S = 0.04
 SPLIT_DIP = 0.55
 """Re-articulation: salience falls below this fraction of the note's running peak, then recovers."""
 MIN_MELODY_NOTES = 8
@@ -79,6 +84,11 @@ MIN_STABLE_SHARE = 0.5
 """Of the time the tracker calls voiced, at least this share must lie in held notes (drum hits and speech
 syllables give short, unstable 'notes')."""
 LONG_NOTE_S = 0.12
+TUNED_Z = 6.9
+"""Notes share one tuning when the Rayleigh statistic of their pitches' cents (n R^2) reaches this: uniformly spread
+cents, as speech's pitches are, reach it by chance with probability exp(-6.9) = 0.001. A fast tune, whose notes are
+rarely held LONG_NOTE_S, is a melody by this test; whatever the tuning of the whole (a copy detuned by a quarter
+tone shares its tuning as well)."""
 MIN_HARMONICITY = 0.2
 FRAME_HARMONICITY = 0.12
 
@@ -101,13 +111,13 @@ _CACHE: dict = {}
 
 
 def _grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """f0 grid (Hz), harmonic weights (FFT bins x f0 bins; dense: a sparse spectrum times a dense matrix is
-    the fastest product), mel filters."""
+    """f0 grid (Hz), harmonic weights (peak positions, PEAK_STEPS per FFT bin, x f0 bins; dense: a sparse
+    spectrum times a dense matrix is the fastest product), mel filters."""
     if "grid" in _CACHE:
         return _CACHE["grid"]
     n_bins = int(round(12 * BINS_PER_SEMITONE * np.log2(FMAX / FMIN))) + 1
     f0 = FMIN * 2.0 ** (np.arange(n_bins) / (12 * BINS_PER_SEMITONE))
-    freqs = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
+    freqs = np.arange((N_FFT // 2 + 1) * PEAK_STEPS) * SAMPLE_RATE / (N_FFT * PEAK_STEPS)
     keep = np.flatnonzero((freqs >= FMIN * 0.9) & (freqs <= MAX_PARTIAL_HZ))
     rows, cols, vals = [], [], []
     for h in range(1, HARMONICS + 1):
@@ -194,11 +204,21 @@ class Spectra:
         value = inner[frame, row] ** COMPRESS
         indptr = np.concatenate([[0], np.cumsum(np.bincount(frame, minlength=spec.shape[0]))])
         sparse_peak = scipy.sparse.csc_matrix((value, row + 1, indptr), shape=spec.shape[::-1])
-        self._sal.append(sparse_peak.T @ m)
+        position = _peak_positions(spec, frame, row + 1)
+        self._sal.append(scipy.sparse.csc_matrix((value, position, indptr), shape=(m.shape[0], spec.shape[0])).T @ m)
         self._contour.feed(self._sal[-1].astype(np.float64))
         self._power.append((np.square(spec) @ mel.T).T)
         self._total.append(np.bincount(frame, weights=value * _band()[row + 1], minlength=spec.shape[0]))
         self._peaks.append(sparse_peak)
+
+
+def _peak_positions(spec: np.ndarray, frame: np.ndarray, peak_bin: np.ndarray) -> np.ndarray:
+    """Each spectral peak's frequency, in PEAK_STEPS per bin: the vertex of the parabola through the log magnitudes
+    of its bin and the two beside it (within half a bin of the peak's)."""
+    a, b, c = (np.log(spec[frame, peak_bin + k] + 1e-9) for k in (-1, 0, 1))
+    den = a - 2 * b + c
+    offset = np.clip(np.where(den < 0, 0.5 * (a - c) / np.where(den < 0, den, -1.0), 0.0), -0.5, 0.5)
+    return np.round((peak_bin + offset) * PEAK_STEPS).astype(np.int64)
 
 
 def _magnitudes(seg: np.ndarray) -> np.ndarray:
@@ -331,11 +351,14 @@ def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np
     durations = np.array([(hi - lo) * HOP / SAMPLE_RATE for lo, hi, _, _ in notes]) if notes else np.zeros(0)
     long_seconds = float(durations[durations >= LONG_NOTE_S].sum())
     voiced_seconds = float(voiced.sum()) * HOP / SAMPLE_RATE
-    if (harmonic < MIN_HARMONICITY or len(notes) < MIN_MELODY_NOTES or long_seconds < MIN_MELODY_SECONDS
-            or long_seconds < MIN_STABLE_SHARE * max(voiced_seconds, 1e-9)):
+    held = long_seconds >= MIN_MELODY_SECONDS and long_seconds >= MIN_STABLE_SHARE * voiced_seconds
+    tuning = _tuning_statistic(np.array([p for _, _, p, _ in notes]))
+    tuned = tuning >= TUNED_Z and float(durations.sum()) >= MIN_MELODY_SECONDS
+    if harmonic < MIN_HARMONICITY or len(notes) < MIN_MELODY_NOTES or not (held or tuned):
         raise NoMelodyFound(
             f"no melody found: harmonicity {harmonic:.2f} (a melody needs >= {MIN_HARMONICITY}), "
-            f"{len(notes)} pitched notes, {long_seconds:.1f} s of them held >= {1000 * LONG_NOTE_S:.0f} ms"
+            f"{len(notes)} pitched notes, {long_seconds:.1f} s of them held >= {1000 * LONG_NOTE_S:.0f} ms, "
+            f"their tuning statistic {tuning:.1f} (notes that are not held must share one tuning: >= {TUNED_Z})"
         )
     beats, tempo, per_bar, downbeat, onset_env = _beats(power, times)
     start = np.array([times[lo] for lo, _, _, _ in notes])
@@ -365,6 +388,16 @@ def pitch_track(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np
     midi = 12 * np.log2(f0_grid[path] / 440.0) + 69 + _refine(sal, path) / BINS_PER_SEMITONE
     voiced, _ = _voicing(path_sal, total, _loudness(path_sal))
     return times, 440.0 * 2 ** ((midi - 69) / 12), voiced
+
+
+def _tuning_statistic(pitch: np.ndarray) -> float:
+    """Rayleigh's n R^2 over the notes' offsets from the nearest semitone (as angles): large when they share one
+    tuning, ~1 when they are spread evenly. Notes within half a semitone of FMIN are left out: a voice below the
+    range is tracked at the grid's edge, which would lend it a tuning."""
+    offset = pitch[pitch >= 12 * np.log2(FMIN / 440.0) + 69 + 0.5] % 1.0
+    if not len(offset):
+        return 0.0
+    return float(np.abs(np.exp(2j * np.pi * offset).sum()) ** 2 / len(offset))
 
 
 def _loudness(path_sal: np.ndarray) -> np.ndarray:
