@@ -4,9 +4,12 @@ synthesised audio (harmonic tones over chords), end to end; no mocks."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
+import soundfile
 
 music21 = pytest.importorskip("music21")
 
@@ -500,6 +503,21 @@ def test_short_notes_that_share_no_tuning_are_not_a_melody():
     with pytest.raises(NoMelodyFound, match="tuning"):
         extract_melody(syllables(pitch), rate)
     assert len(extract_melody(syllables(np.round(pitch)), rate)) >= 0.8 * len(pitch)
+
+
+@pytest.mark.parametrize("voice", ["en", "en-us", "de", "fr"])
+def test_speech_is_not_a_melody(voice, tmp_path):
+    """Speech synthesised by espeak-ng (scripts/test installs it): pitched, harmonic, syllables held a while,
+    but on no common tuning."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (scripts/test installs it)")
+    wav = tmp_path / "speech.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), "The guard must refuse spoken words. A voice reading "
+                    "the news has pitch, but it glides from syllable to syllable and never holds a note the way a "
+                    "melody does. Numbers, names and dates are read one after another."], check=True)
+    x, rate = soundfile.read(wav, dtype="float32")
+    with pytest.raises(NoMelodyFound, match="no melody"):
+        extract_melody(x, rate)
 
 
 def test_melody_fed_in_pieces_is_the_melody_of_the_whole(oneills):

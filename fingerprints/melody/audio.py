@@ -84,11 +84,13 @@ MIN_STABLE_SHARE = 0.5
 """Of the time the tracker calls voiced, at least this share must lie in held notes (drum hits and speech
 syllables give short, unstable 'notes')."""
 LONG_NOTE_S = 0.12
-TUNED_Z = 6.9
-"""Notes share one tuning when the Rayleigh statistic of their pitches' cents (n R^2) reaches this: uniformly spread
-cents, as speech's pitches are, reach it by chance with probability exp(-6.9) = 0.001. A fast tune, whose notes are
-rarely held LONG_NOTE_S, is a melody by this test; whatever the tuning of the whole (a copy detuned by a quarter
-tone shares its tuning as well)."""
+MIN_TUNING = 3.0
+"""A melody's notes share one tuning: the Rayleigh statistic of their pitches' cents (n R^2) reaches this, which
+uniformly spread cents (speech's syllables) reach by chance with probability exp(-3) = 0.05. Whatever the tuning
+of the whole: a copy detuned by a quarter tone shares its own."""
+TUNED = 6.9
+"""Notes that are not held (a fast tune's are rarely held LONG_NOTE_S) need a tuning that uniformly spread cents
+reach with probability exp(-6.9) = 0.001."""
 MIN_HARMONICITY = 0.2
 FRAME_HARMONICITY = 0.12
 
@@ -353,12 +355,14 @@ def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np
     voiced_seconds = float(voiced.sum()) * HOP / SAMPLE_RATE
     held = long_seconds >= MIN_MELODY_SECONDS and long_seconds >= MIN_STABLE_SHARE * voiced_seconds
     tuning = _tuning_statistic(np.array([p for _, _, p, _ in notes]))
-    tuned = tuning >= TUNED_Z and float(durations.sum()) >= MIN_MELODY_SECONDS
-    if harmonic < MIN_HARMONICITY or len(notes) < MIN_MELODY_NOTES or not (held or tuned):
+    tuned = tuning >= TUNED and float(durations.sum()) >= MIN_MELODY_SECONDS
+    if (harmonic < MIN_HARMONICITY or len(notes) < MIN_MELODY_NOTES or tuning < MIN_TUNING
+            or not (held or tuned)):
         raise NoMelodyFound(
             f"no melody found: harmonicity {harmonic:.2f} (a melody needs >= {MIN_HARMONICITY}), "
             f"{len(notes)} pitched notes, {long_seconds:.1f} s of them held >= {1000 * LONG_NOTE_S:.0f} ms, "
-            f"their tuning statistic {tuning:.1f} (notes that are not held must share one tuning: >= {TUNED_Z})"
+            f"their tuning statistic {tuning:.1f} (a melody's notes share one tuning: >= {MIN_TUNING}, or >= {TUNED} "
+            f"when they are not held)"
         )
     beats, tempo, per_bar, downbeat, onset_env = _beats(power, times)
     start = np.array([times[lo] for lo, _, _, _ in notes])
