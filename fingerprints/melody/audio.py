@@ -1,10 +1,11 @@
 """Audio stage: PCM in, the predominant (lead) melody as notes, plus beats and bars (librosa + NumPy).
 
 A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
- 1. STFT (512-point frames, 46 ms as Melodia's, and an 11.6 ms hop at 11.025 kHz); keep spectral peaks within 40 dB of
-    the frame's loudest (the sinusoids; noise and the valleys between partials are dropped), each at its frequency
-    between bins (a parabola through the log magnitudes), so the short window's coarse bins do not blur pitch.
-    A fast tune's notes (a reel's quavers, ~0.1 s; its semiquavers, ~60 ms) are no longer than a 93 ms window;
+ 1. STFT (512-point frames, 46 ms as Melodia's, and an 11.6 ms hop at 11.025 kHz): short enough that a fast
+    tune's notes (a reel's quavers, ~0.1 s; its semiquavers, ~60 ms) have frames of their own. Keep spectral
+    peaks within 40 dB of the frame's loudest (the sinusoids; noise and the valleys between partials are
+    dropped), each at its frequency between bins (a parabola through the log magnitudes), so the short
+    window's coarse bins (21.5 Hz) do not blur pitch;
  2. harmonic summation: every peak votes for the f0 candidates it could be harmonic 1..10 of, weighted by
     0.8^(h-1) and a cos^2 window one semitone wide, on a 20-cent grid from 110 Hz to 1.76 kHz. A melody
     note collects all its partials; a chord's notes each collect only their own, so the lead stands out
@@ -25,10 +26,10 @@ stable pitched notes, held or sharing one tuning.
     lower reading is taken when the spectrum has partials only it explains and it turns leaps into steps.
 
 Sample rate: any; the signal is resampled to 11,025 Hz, what the service decodes for Chromaprint, so a
-screening never resamples. Only partials up to 5 kHz are used: raw pitch accuracy at 0 dB accompaniment is
-0.874 analysed at 11,025 Hz, as it was analysed at 22,050 Hz (docs/benchmarks.md). Memory: the spectrum is
+screening never resamples. Only partials up to 5 kHz are used: analysed at 22,050 Hz, raw pitch accuracy at
+0 dB accompaniment was the same (docs/benchmarks.md). Memory: the spectrum is
 analysed in ~24 s blocks and the tempo over 30 s stretches, so the peak grows only with the salience and
-Viterbi arrays: measured (tracemalloc) 55 MiB for 2 minutes, 221 MiB for 8 minutes (~28 MiB a minute).
+Viterbi arrays: measured (tracemalloc) 67 MiB for 2 minutes, 254 MiB for 8 minutes (~31 MiB a minute).
 """
 
 from __future__ import annotations

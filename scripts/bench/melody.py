@@ -1479,7 +1479,8 @@ of a catalog tune: {neg_stats['kept']} of {neg_stats['pool']} held-out tunes, af
 share a 7-letter title run with a catalog title, {neg_stats['spelling']} whose long title word is spelt nearly like one
 and {neg_stats['notes']} that share a near-identical stretch with one ({RELATED_STRETCH} notes with at most
 {RELATED_MISMATCHES} changed, or {RELATED_EDITED_STRETCH} with at most {RELATED_MISMATCHES} changed, gained or lost);
-the background set is cleaned the same way; {len(related)} generated queries were dropped for the same reason) and {len(aneg)} audio negatives at 0 dB; the
+the background set is cleaned the same way; {len(related)} generated queries were dropped for the same reason) and {len(aneg)} audio negatives at 0 dB
+(their 1% threshold: p <= {athr:.3g}); the
 false-match probability threshold at 1% FPR is {thr[0.01]:.3g}, at 0.1% {thr[0.001]:.3g}; the default
 MAX_FALSE_MATCH {MAX_FALSE_MATCH} gives {pct(fpr_at_default)} FPR on symbolic negatives and
 {pct(np.mean(aneg <= MAX_FALSE_MATCH))} on audio negatives. Queries: {n_pos} per symbolic condition (4- or 8-bar
