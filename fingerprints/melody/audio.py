@@ -20,10 +20,10 @@ A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
  6. beats from librosa's tracker on a mel onset envelope; note onsets are expressed in beats by
     interpolating between beat times, and bars are groups of 3 or 4 beats (whichever makes the strongest
     accents fall on downbeats).
-Audio with no melody (silence, drums, noise, speech) is refused with NoMelodyFound: too little of it is
-stable pitched notes, held or sharing one tuning.
  7. harmonic (octave / twelfth) errors of instruments with weak fundamentals are corrected per note: a
     lower reading is taken when the spectrum has partials only it explains and it turns leaps into steps.
+Audio with no melody (silence, drums, noise, speech) is refused with NoMelodyFound: too few stable pitched
+notes, notes that share no tuning (speech), or notes neither held nor closely tuned.
 
 Sample rate: any; the signal is resampled to 11,025 Hz, what the service decodes for Chromaprint, so a
 screening never resamples. Only partials up to 5 kHz are used: analysed at 22,050 Hz, raw pitch accuracy at
