@@ -23,7 +23,7 @@ A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
  7. harmonic (octave / twelfth) errors of instruments with weak fundamentals are corrected per note: a
     lower reading is taken when the spectrum has partials only it explains and it turns leaps into steps.
 Audio with no melody (silence, drums, noise, speech) is refused with NoMelodyFound: too few stable pitched
-notes, notes that share no tuning (speech), or notes neither held nor closely tuned.
+notes, or notes neither held nor sharing one tuning.
 
 Sample rate: any; the signal is resampled to 11,025 Hz, what the service decodes for Chromaprint, so a
 screening never resamples. Only partials up to 5 kHz are used: analysed at 22,050 Hz, raw pitch accuracy at
@@ -85,13 +85,12 @@ MIN_STABLE_SHARE = 0.5
 """Of the time the tracker calls voiced, at least this share must lie in held notes (drum hits and speech
 syllables give short, unstable 'notes')."""
 LONG_NOTE_S = 0.12
-MIN_TUNING = 3.0
-"""A melody's notes share one tuning: the Rayleigh statistic of their pitches' cents (n R^2) reaches this, which
-uniformly spread cents (speech's syllables) reach by chance with probability exp(-3) = 0.05. Whatever the tuning
-of the whole: a copy detuned by a quarter tone shares its own."""
 TUNED = 6.9
-"""Notes that are not held (a fast tune's are rarely held LONG_NOTE_S) need a tuning that uniformly spread cents
-reach with probability exp(-6.9) = 0.001."""
+"""Notes that are not held (a fast tune's are rarely held LONG_NOTE_S) are a melody when they share one tuning:
+the Rayleigh statistic of their pitches' cents (n R^2) reaches this, which uniformly spread cents (speech's
+syllables) reach by chance with probability exp(-6.9) = 0.001. Whatever the tuning of the whole: a copy detuned
+by a quarter tone shares its own. Not asked of held notes: a performance out of tune by 0.3 semitones a note
+would be refused (docs/melody.md)."""
 MIN_HARMONICITY = 0.2
 FRAME_HARMONICITY = 0.12
 
@@ -357,13 +356,11 @@ def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np
     held = long_seconds >= MIN_MELODY_SECONDS and long_seconds >= MIN_STABLE_SHARE * voiced_seconds
     tuning = _tuning_statistic(np.array([p for _, _, p, _ in notes]))
     tuned = tuning >= TUNED and float(durations.sum()) >= MIN_MELODY_SECONDS
-    if (harmonic < MIN_HARMONICITY or len(notes) < MIN_MELODY_NOTES or tuning < MIN_TUNING
-            or not (held or tuned)):
+    if harmonic < MIN_HARMONICITY or len(notes) < MIN_MELODY_NOTES or not (held or tuned):
         raise NoMelodyFound(
             f"no melody found: harmonicity {harmonic:.2f} (a melody needs >= {MIN_HARMONICITY}), "
             f"{len(notes)} pitched notes, {long_seconds:.1f} s of them held >= {1000 * LONG_NOTE_S:.0f} ms, "
-            f"their tuning statistic {tuning:.1f} (a melody's notes share one tuning: >= {MIN_TUNING}, or >= {TUNED} "
-            f"when they are not held)"
+            f"their tuning statistic {tuning:.1f} (notes that are not held must share one tuning: >= {TUNED})"
         )
     beats, tempo, per_bar, downbeat, onset_env = _beats(power, times)
     start = np.array([times[lo] for lo, _, _, _ in notes])
