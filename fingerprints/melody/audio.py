@@ -89,8 +89,8 @@ TUNED = 6.9
 """Notes that are not held (a fast tune's are rarely held LONG_NOTE_S) are a melody when they share one tuning:
 the Rayleigh statistic of their pitches' cents (n R^2) reaches this, which uniformly spread cents (speech's
 syllables) reach by chance with probability exp(-6.9) = 0.001. Whatever the tuning of the whole: a copy detuned
-by a quarter tone shares its own. Not asked of held notes: a performance out of tune by 0.3 semitones a note
-would be refused (docs/melody.md)."""
+by a quarter tone shares its own. Not asked of held notes: asked of them (n R^2 >= 3), it refused most
+performances whose notes strayed by a 0.3-semitone spread, amateur singing's (docs/melody.md)."""
 MIN_HARMONICITY = 0.2
 FRAME_HARMONICITY = 0.12
 
