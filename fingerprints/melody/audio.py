@@ -354,7 +354,8 @@ def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np
     long_seconds = float(durations[durations >= LONG_NOTE_S].sum())
     voiced_seconds = float(voiced.sum()) * HOP / SAMPLE_RATE
     held = long_seconds >= MIN_MELODY_SECONDS and long_seconds >= MIN_STABLE_SHARE * voiced_seconds
-    tuning = _tuning_statistic(np.array([p for _, _, p, _ in notes]))
+    pitch = np.array([p for _, _, p, _ in notes])
+    tuning = _tuning_statistic(pitch)
     tuned = tuning >= TUNED and float(durations.sum()) >= MIN_MELODY_SECONDS
     if harmonic < MIN_HARMONICITY or len(notes) < MIN_MELODY_NOTES or not (held or tuned):
         raise NoMelodyFound(
@@ -367,7 +368,6 @@ def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np
     end = np.array([times[hi - 1] + HOP / SAMPLE_RATE for _, hi, _, _ in notes])
     beat_pos = _to_beats(start, beats, tempo)
     end_pos = _to_beats(end, beats, tempo)
-    pitch = np.array([p for _, _, p, _ in notes])
     conf = np.clip(np.array([c for _, _, _, c in notes]), 0, 1).astype(np.float32)
     bar = (np.floor((beat_pos - downbeat) / per_bar) + 1).astype(np.int32)
     phase = np.mod(beat_pos - downbeat, per_bar)

@@ -291,7 +291,8 @@ def _played_order(part) -> tuple[list[int] | None, str]:
             continue
         order.append(i)
         if len(order) > MAX_PLAYED_RATIO * len(measures):
-            return None, f"repeats left as written (played out they would last over {MAX_PLAYED_RATIO:.0f} times as long)"
+            return None, (f"repeats left as written (played out they would last over {MAX_PLAYED_RATIO:.0f} times "
+                          f"as long)")
         if ends[i] and taken[i] < ends[i]:
             taken[i] += 1
             current = taken[i]
