@@ -11,7 +11,9 @@ A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
     note collects all its partials; a chord's notes each collect only their own, so the lead stands out
     even at the same level as the accompaniment;
  3. Viterbi contour tracking over that grid: small moves cost little, a jump (a new note) a fixed amount,
-    so the path follows one voice instead of flickering between the loudest partials;
+    so the path follows one voice instead of flickering between the loudest partials; a pitch whose salience
+    is rising counts its rise twice, so a note is followed from its attack, not from where the note before
+    has died away;
  4. voicing: a frame is melody when its salience is a good fraction of the melody's typical salience over
     the surrounding 2.5 s (so a quiet passage keeps its melody) and it sits in a stable stretch (a note), not
     in a glide or noise;
@@ -21,7 +23,8 @@ A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
     interpolating between beat times, and bars are groups of 3 or 4 beats (whichever makes the strongest
     accents fall on downbeats).
  7. harmonic (octave / twelfth) errors of instruments with weak fundamentals are corrected per note: a
-    lower reading is taken when the spectrum has partials only it explains and it turns leaps into steps.
+    lower reading is taken when the spectrum has partials only it explains and it turns leaps into steps;
+    the frame-level pitch (`Extraction.f0`, `pitch_track`) carries the same corrections.
 Audio with no melody (silence, drums, noise, speech) is refused with NoMelodyFound: too few stable pitched
 notes, or notes neither held nor sharing one tuning.
 
@@ -64,7 +67,12 @@ JUMP_COST = 3.0
 """Viterbi: cost (in log-salience units) of a move larger than MOVE_BINS. Each note change lags until the new
 pitch's advantage has paid for it; in a fast tune that lag is a large share of every note (docs/melody.md)."""
 MOVE_BINS = 3
+RISE_FRAMES = 2
 HEIGHT_BONUS = 0.5
+RISE_WEIGHT = 1.0
+"""The contour weighs a pitch's salience plus this times its rise over RISE_FRAMES (23 ms, half a window). At a
+note change the new note's attack is still quieter than the old note's release, so on salience alone the path
+kept the old pitch for the first 20-40 ms of every note (docs/melody.md); a rising pitch is a note beginning."""
 """Log-salience bonus across the range, favouring the upper voice (melodies sit above their accompaniment)."""
 VOICING_RATIO = 0.25
 """A frame is voiced when its path salience is at least this fraction of the melody's loudness around it (the 90th
@@ -101,7 +109,7 @@ class Extraction:
 
     melody: Melody
     times: np.ndarray       # frame times (s)
-    f0: np.ndarray          # Hz along the tracked path, every frame (0 where nothing is tracked)
+    f0: np.ndarray          # Hz on every frame: the tracked path, with its notes' harmonic errors corrected
     voiced: np.ndarray      # bool per frame
     beats: np.ndarray       # beat times (s)
     tempo: float            # beats a minute
@@ -290,13 +298,19 @@ class Contour:
     def __init__(self) -> None:
         self._score: np.ndarray | None = None
         self._back: list[np.ndarray] = []
+        self._recent: np.ndarray | None = None  # the last RISE_FRAMES frames' salience, for the next block's rise
 
     def feed(self, sal: np.ndarray) -> None:
         """The next frames' salience (frames x f0 bins, float64, as `Spectra.finish` returns it)."""
         if not len(sal):
             return
         top = sal.max(axis=1, keepdims=True)
-        rel = (sal / np.maximum(top, 1e-12)).astype(np.float32)  # float32: numpy's log is ~8x faster
+        if self._recent is None:
+            self._recent = np.repeat(sal[:1], RISE_FRAMES, axis=0)
+        before = np.vstack([self._recent, sal])
+        self._recent = before[-RISE_FRAMES:]
+        rising = sal + RISE_WEIGHT * np.maximum(sal - before[:len(sal)], 0.0)
+        rel = (rising / np.maximum(top, 1e-12)).astype(np.float32)  # float32: numpy's log is ~8x faster
         height = (HEIGHT_BONUS * np.linspace(0.0, 1.0, sal.shape[1])[None, :]).astype(np.float32)
         obs = np.log(rel + np.float32(0.02)) + height
         back = np.zeros(obs.shape, dtype=np.int32)
@@ -341,15 +355,32 @@ class Extractor:
         return _extraction(*s.finish())
 
 
-def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np.ndarray, peaks,
-                path: np.ndarray) -> Extraction:
+@dataclass(frozen=True)
+class _Transcription:
+    notes: list[tuple]      # (first frame, end frame, MIDI pitch, confidence), harmonic errors corrected
+    contour: np.ndarray     # MIDI pitch on every frame: the path, with each note's correction applied to its frames
+    voiced: np.ndarray
+    harmonic: float
+
+
+def _transcribe(sal: np.ndarray, times: np.ndarray, total: np.ndarray, peaks, path: np.ndarray) -> _Transcription:
     f0_grid, _, _ = _grid()
     path_sal = sal[np.arange(len(path)), path]
     loud = _loudness(path_sal)
     voiced, harmonic = _voicing(path_sal, total, loud)
     midi = 12 * np.log2(f0_grid[path] / 440.0) + 69 + _refine(sal, path) / BINS_PER_SEMITONE
-    notes = _segment(midi, path_sal / loud, voiced, times)
-    notes = _fix_octaves(notes, peaks)
+    tracked = _segment(midi, path_sal / loud, voiced, times)
+    notes = _fix_octaves(tracked, peaks)
+    contour = midi.copy()
+    for (lo, hi, before, _), (_, _, after, _) in zip(tracked, notes):
+        contour[lo:hi] += after - before
+    return _Transcription(notes, contour, voiced, harmonic)
+
+
+def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np.ndarray, peaks,
+                path: np.ndarray) -> Extraction:
+    t = _transcribe(sal, times, total, peaks, path)
+    notes, voiced, harmonic = t.notes, t.voiced, t.harmonic
     durations = np.array([(hi - lo) * HOP / SAMPLE_RATE for lo, hi, _, _ in notes]) if notes else np.zeros(0)
     long_seconds = float(durations[durations >= LONG_NOTE_S].sum())
     voiced_seconds = float(voiced.sum()) * HOP / SAMPLE_RATE
@@ -376,20 +407,21 @@ def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np
     melody = Melody(pitch, beat_pos, duration, start, end, bar, conf, metric.astype(np.float32),
                     f"audio: predominant melody (harmonic salience + Viterbi), {len(notes)} notes, "
                     f"{tempo:.0f} bpm, {per_bar} beats a bar")
-    f0_hz = np.where(voiced, 440.0 * 2 ** ((midi - 69) / 12), 0.0)
-    return Extraction(melody, times, f0_hz, voiced, beats, tempo, per_bar, downbeat)
+    return Extraction(melody, times, _hz(t.contour), voiced, beats, tempo, per_bar, downbeat)
 
 
 def pitch_track(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Frame times, f0 (Hz) along the tracked path on every frame, voicing: for raw pitch accuracy."""
+    """Frame times, f0 (Hz) on every frame as `extract` reads it, voicing: for raw pitch accuracy, also of
+    audio that `extract` would refuse."""
     if sample_rate != SAMPLE_RATE:
         samples = librosa.resample(np.asarray(samples, dtype=np.float32), orig_sr=sample_rate, target_sr=SAMPLE_RATE)
-    f0_grid, _, _ = _grid()
-    sal, _, times, total, _, path = salience(np.asarray(samples, dtype=np.float32))
-    path_sal = sal[np.arange(len(path)), path]
-    midi = 12 * np.log2(f0_grid[path] / 440.0) + 69 + _refine(sal, path) / BINS_PER_SEMITONE
-    voiced, _ = _voicing(path_sal, total, _loudness(path_sal))
-    return times, 440.0 * 2 ** ((midi - 69) / 12), voiced
+    sal, _, times, total, peaks, path = salience(np.asarray(samples, dtype=np.float32))
+    t = _transcribe(sal, times, total, peaks, path)
+    return times, _hz(t.contour), t.voiced
+
+
+def _hz(midi: np.ndarray) -> np.ndarray:
+    return 440.0 * 2 ** ((midi - 69) / 12)
 
 
 def _tuning_statistic(pitch: np.ndarray) -> float:
