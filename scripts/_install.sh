@@ -39,10 +39,12 @@ guard_install() {
     "$GUARD_VENV/bin/python" -m pip install -q -e "$GUARD_ROOT[test]"
     echo "$want" > "$stamp"
   fi
-  # numba caches compiled code per CPU: warm once per installation and machine type
+  # numba caches compiled code per CPU and drops a file's kernels when the file changes: warm once per
+  # installation, machine type and version of the extractor's kernels
   local warmed="$GUARD_VENV/.guard-kernels"
   local kernels
   kernels="$want $(uname -m) $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null || true)"
+  kernels="$kernels $(cat "$GUARD_ROOT"/fingerprints/melody/*.py | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$warmed" ] || [ "$(cat "$warmed")" != "$kernels" ]; then
     _guard_warm_kernels
     echo "$kernels" > "$warmed"
