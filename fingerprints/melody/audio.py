@@ -11,9 +11,9 @@ A Melodia-style pipeline (Salamon and Gomez 2012), simplified:
     note collects all its partials; a chord's notes each collect only their own, so the lead stands out
     even at the same level as the accompaniment;
  3. Viterbi contour tracking over that grid: small moves cost little, a jump (a new note) a fixed amount,
-    so the path follows one voice instead of flickering between the loudest partials; a pitch whose salience
-    is rising counts its rise twice, so a note is followed from its attack, not from where the note before
-    has died away;
+    so the path follows one voice instead of flickering between the loudest partials; each pitch weighs its
+    salience plus its rise over the last 23 ms, so a note is followed from its attack, not from where the
+    note before has died away;
  4. voicing: a frame is melody when its salience is a good fraction of the melody's typical salience over
     the surrounding 2.5 s (so a quiet passage keeps its melody) and it sits in a stable stretch (a note), not
     in a glide or noise;
@@ -64,16 +64,18 @@ PEAK_RANGE_DB = 40.0
 MAX_PARTIAL_HZ = 5000.0
 COMPRESS = 1.0
 JUMP_COST = 3.0
-"""Viterbi: cost (in log-salience units) of a move larger than MOVE_BINS. Each note change lags until the new
-pitch's advantage has paid for it; in a fast tune that lag is a large share of every note (docs/melody.md)."""
+"""Viterbi: cost (in log-salience units) of a move larger than MOVE_BINS. A note is tracked only if its advantage
+over its frames pays for the jumps into and out of it: a higher cost skips a fast tune's short notes, a lower one
+follows the accompaniment for a moment more often (docs/melody.md). Where a change falls does not depend on it:
+the path pays it once wherever the change is."""
 MOVE_BINS = 3
-RISE_FRAMES = 2
 HEIGHT_BONUS = 0.5
+"""Log-salience bonus across the range, favouring the upper voice (melodies sit above their accompaniment)."""
 RISE_WEIGHT = 1.0
 """The contour weighs a pitch's salience plus this times its rise over RISE_FRAMES (23 ms, half a window). At a
 note change the new note's attack is still quieter than the old note's release, so on salience alone the path
 kept the old pitch for the first 20-40 ms of every note (docs/melody.md); a rising pitch is a note beginning."""
-"""Log-salience bonus across the range, favouring the upper voice (melodies sit above their accompaniment)."""
+RISE_FRAMES = 2
 VOICING_RATIO = 0.25
 """A frame is voiced when its path salience is at least this fraction of the melody's loudness around it (the 90th
 percentile of the path salience over LOUDNESS_WINDOW_S)."""
