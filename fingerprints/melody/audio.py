@@ -409,7 +409,7 @@ def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np
     melody = Melody(pitch, beat_pos, duration, start, end, bar, conf, metric.astype(np.float32),
                     f"audio: predominant melody (harmonic salience + Viterbi), {len(notes)} notes, "
                     f"{tempo:.0f} bpm, {per_bar} beats a bar")
-    return Extraction(melody, times, _hz(t.contour), voiced, beats, tempo, per_bar, downbeat)
+    return Extraction(melody, times, librosa.midi_to_hz(t.contour), voiced, beats, tempo, per_bar, downbeat)
 
 
 def pitch_track(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -419,11 +419,7 @@ def pitch_track(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np
         samples = librosa.resample(np.asarray(samples, dtype=np.float32), orig_sr=sample_rate, target_sr=SAMPLE_RATE)
     sal, _, times, total, peaks, path = salience(np.asarray(samples, dtype=np.float32))
     t = _transcribe(sal, times, total, peaks, path)
-    return times, _hz(t.contour), t.voiced
-
-
-def _hz(midi: np.ndarray) -> np.ndarray:
-    return 440.0 * 2 ** ((midi - 69) / 12)
+    return times, librosa.midi_to_hz(t.contour), t.voiced
 
 
 def _tuning_statistic(pitch: np.ndarray) -> float:

@@ -1338,22 +1338,23 @@ def main() -> None:
             t = time.perf_counter()
             try:
                 ex = extract(x, RENDER_RATE)
-                melody = ex.melody
             except NoMelodyFound:
-                melody = None
+                ex = None
             speed.append((time.perf_counter() - t, len(x) / RENDER_RATE))
-            times_f, f0, _ = pitch_track(x, RENDER_RATE)
+            melody = ex.melody if ex else None
+            # the extraction's own pitch track; pitch_track computes the same for audio extraction refuses
+            times_f, f0 = (ex.times, ex.f0) if ex else pitch_track(x, RENDER_RATE)[:2]
             rpas.append(raw_pitch_accuracy(times_f, f0, truth_f0(spec, times_f)))
             if snr == 0.0 and main_mix:  # the service decodes at 11,025 Hz: the same mix from there
                 import librosa
                 low = librosa.resample(x, orig_sr=RENDER_RATE, target_sr=11_025)
                 t = time.perf_counter()
                 try:
-                    extract(low, 11_025)
+                    ex = extract(low, 11_025)
                 except NoMelodyFound:
-                    pass
+                    ex = None
                 speed_low.append((time.perf_counter() - t, len(low) / 11_025))
-                times_f, f0, _ = pitch_track(low, 11_025)
+                times_f, f0 = (ex.times, ex.f0) if ex else pitch_track(low, 11_025)[:2]
                 rpa_low.append(raw_pitch_accuracy(times_f, f0, truth_f0(spec, times_f)))
             rows.append(screened(spec, melody))
             if snr == 0.0 and main_mix:
