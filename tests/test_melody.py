@@ -27,6 +27,7 @@ from fingerprints.melody import (  # noqa: E402
     load_symbolic,
 )
 from fingerprints.melody.matcher import prepare_queries, prepare_query  # noqa: E402
+from fingerprints.melody.score import Fit, NullModel  # noqa: E402
 from tests.midi import midi_bytes  # noqa: E402
 
 CORPUS = os.path.join(os.path.dirname(music21.__file__), "corpus")
@@ -379,6 +380,25 @@ def test_unrelated_tunes_do_not_match_strongly(oneills, matcher):
     found = [m for _, tune in oneills[:10] for m in matcher.match(tune.slice(0, min(len(tune), 60)))]
     assert len(found) <= 2
     assert all(m.false_match_probability > 1e-3 for m in found)
+
+
+def test_the_null_holds_each_fit_at_its_catalog_size_and_interpolates_between():
+    """A catalog of 20 tunes is not one of 10,000 scaled down: each size has its own law, and sizes between two
+    fits get a probability between theirs."""
+    small, large = Fit(2_000, 0.9, -4.5, 100), Fit(900_000, 0.4, -12.7, 100)
+    null = NullModel((small, large))
+    for fit in (small, large):
+        alone = NullModel((fit,))
+        assert null.false_match_probability(14.0, 60, fit.catalog_notes) == pytest.approx(
+            alone.false_match_probability(14.0, 60, fit.catalog_notes))
+    p = [null.false_match_probability(14.0, 60, n) for n in (500, 2_000, 40_000, 900_000, 9_000_000)]
+    assert p[0] == pytest.approx(p[1])  # below the smallest fit: that fit's law, not scaled down
+    lo, hi = sorted((p[1], p[3]))
+    assert lo < p[2] < hi
+    assert p[4] > p[3]  # beyond the largest fit the search space grows with the catalog
+    for n in (500, 40_000, 9_000_000):
+        s = null.score_for(0.01, 60, n)
+        assert null.false_match_probability(s, 60, n) == pytest.approx(0.01, rel=1e-6)
 
 
 def test_transcribed_queries_pay_less_for_gaps(oneills, matcher):

@@ -38,7 +38,7 @@ from fingerprints.melody.represent import (
     unit,
     windows,
 )
-from fingerprints.melody.score import TRANSCRIBED_NULL, NullModel
+from fingerprints.melody.score import NOTATED_NULL, TRANSCRIBED_NULL, NullModel
 
 NEIGHBOURS = 32
 SHORTLIST = 48
@@ -170,7 +170,7 @@ class MelodyMatcher:
         self.index = index
         self._refs = references
         self.patterns = patterns
-        self.null = null or NullModel()
+        self.null = null or NOTATED_NULL
         self.params = params
         self.transcribed_null = TRANSCRIBED_NULL
         self.transcribed_params = TRANSCRIBED_PARAMS
