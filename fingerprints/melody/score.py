@@ -54,7 +54,7 @@ class NullModel:
         """The two fits around `catalog_notes` and the weight of the upper one (0 below the first fit)."""
         fits = self.fits
         n = max(1, catalog_notes)
-        if n <= fits[0].catalog_notes or len(fits) == 1:
+        if n <= fits[0].catalog_notes:
             return fits[0], fits[0], 0.0
         for lower, upper in zip(fits, fits[1:]):
             if n <= upper.catalog_notes:
