@@ -574,6 +574,33 @@ def test_short_notes_that_share_no_tuning_are_not_a_melody():
     assert len(extract_melody(syllables(np.round(pitch)), rate)) >= 0.8 * len(pitch)
 
 
+def test_held_syllables_that_glide_are_not_a_melody():
+    """Speech again: vowels held 0.2-0.3 s whose pitch falls or rises a semitone as they sound, at pitches off
+    any tuning. Held at their pitch, the same syllables are a melody sung out of tune, with or without a
+    vibrato (which swings around the pitch and does not move it)."""
+    rate = EXTRACTION_RATE
+    rng = np.random.default_rng(12)
+    start = rng.uniform(52.0, 64.0, 30)
+    seconds = rng.uniform(0.2, 0.3, len(start))
+    glide = rng.choice([-1.0, 1.0], len(start))
+
+    def syllables(move: float, vibrato_cents: float = 0.0) -> np.ndarray:
+        parts = []
+        for p, d, g in zip(start, seconds, glide):
+            t = np.arange(int(d * rate)) / rate
+            pitch = p + move * g * t / d + vibrato_cents / 100 * np.sin(2 * np.pi * 5.5 * t)
+            phase = 2 * np.pi * np.cumsum(440.0 * 2 ** ((pitch - 69) / 12)) / rate
+            x = sum(0.7 ** (h - 1) * np.sin(h * phase) for h in range(1, 8))
+            env = np.minimum(1.0, t / 0.01) * np.minimum(1.0, (d - t) / 0.02)
+            parts += [(x * env).astype(np.float32), np.zeros(int(0.05 * rate), np.float32)]
+        return np.concatenate(parts)
+
+    with pytest.raises(NoMelodyFound, match="steady pitch"):
+        extract_melody(syllables(1.0), rate)
+    assert len(extract_melody(syllables(0.0), rate)) >= 0.8 * len(start)
+    assert len(extract_melody(syllables(0.0, vibrato_cents=25.0), rate)) >= 0.8 * len(start)
+
+
 @pytest.mark.parametrize("voice", ["en", "en-us", "de", "fr"])
 def test_speech_is_not_a_melody(voice, tmp_path):
     """Speech synthesised by espeak-ng (scripts/test installs it): pitched, harmonic, syllables held a while,

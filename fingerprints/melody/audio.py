@@ -95,6 +95,9 @@ MIN_STABLE_SHARE = 0.5
 """Of the time the tracker calls voiced, at least this share must lie in held notes (drum hits and speech
 syllables give short, unstable 'notes')."""
 LONG_NOTE_S = 0.12
+"""A held note lasts this long and its pitch line moves less than STABLE_CENTS from its start to its end. A
+note is a stretch within STABLE_CENTS of its running median, so a slow glide (a spoken vowel's pitch falling
+over 200 ms) passes as a note; a held note must also stay put (docs/melody.md, "Speech")."""
 TUNED = 6.9
 """Notes that are not held (a fast tune's are rarely held LONG_NOTE_S) are a melody when they share one tuning:
 the Rayleigh statistic of their pitches' cents (n R^2) reaches this, which uniformly spread cents (speech's
@@ -384,7 +387,8 @@ def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np
     t = _transcribe(sal, times, total, peaks, path)
     notes, voiced, harmonic = t.notes, t.voiced, t.harmonic
     durations = np.array([(hi - lo) * HOP / SAMPLE_RATE for lo, hi, _, _ in notes]) if notes else np.zeros(0)
-    long_seconds = float(durations[durations >= LONG_NOTE_S].sum())
+    glides = np.array([_glide_cents(t.contour[lo:hi]) for lo, hi, _, _ in notes]) if notes else np.zeros(0)
+    long_seconds = float(durations[(durations >= LONG_NOTE_S) & (glides < STABLE_CENTS)].sum())
     voiced_seconds = float(voiced.sum()) * HOP / SAMPLE_RATE
     held = long_seconds >= MIN_MELODY_SECONDS and long_seconds >= MIN_STABLE_SHARE * voiced_seconds
     pitch = np.array([p for _, _, p, _ in notes])
@@ -393,7 +397,8 @@ def _extraction(sal: np.ndarray, power: np.ndarray, times: np.ndarray, total: np
     if harmonic < MIN_HARMONICITY or len(notes) < MIN_MELODY_NOTES or not (held or tuned):
         raise NoMelodyFound(
             f"no melody found: harmonicity {harmonic:.2f} (a melody needs >= {MIN_HARMONICITY}), "
-            f"{len(notes)} pitched notes, {long_seconds:.1f} s of them held >= {1000 * LONG_NOTE_S:.0f} ms, "
+            f"{len(notes)} pitched notes, {long_seconds:.1f} s of them held >= {1000 * LONG_NOTE_S:.0f} ms "
+            f"at a steady pitch (a melody needs half its voiced time, {voiced_seconds:.1f} s, in such notes), "
             f"their tuning statistic {tuning:.1f} (notes that are not held must share one tuning: >= {TUNED})"
         )
     beats, tempo, per_bar, downbeat, onset_env = _beats(power, times)
@@ -420,6 +425,15 @@ def pitch_track(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[np
     sal, _, times, total, peaks, path = salience(np.asarray(samples, dtype=np.float32))
     t = _transcribe(sal, times, total, peaks, path)
     return times, librosa.midi_to_hz(t.contour), t.voiced
+
+
+def _glide_cents(pitch: np.ndarray) -> float:
+    """How far a note's least-squares pitch line moves from its first frame to its last, in cents: a vibrato
+    averages out over its cycles, a glide does not."""
+    if len(pitch) < 3:
+        return 0.0
+    slope = np.polyfit(np.arange(len(pitch)), pitch, 1)[0]
+    return float(abs(slope) * (len(pitch) - 1) * 100)
 
 
 def _tuning_statistic(pitch: np.ndarray) -> float:
