@@ -422,6 +422,25 @@ def test_transcribed_queries_pay_less_for_gaps(oneills, matcher):
                                             seconds_per_beat=0.4)).transcribed is True
 
 
+def test_a_transcribed_note_read_at_a_subharmonic_costs_as_an_octave_error():
+    """A transcription reads a note an octave, a twelfth, two octaves or two octaves and a third low when its
+    harmonics gather the accompaniment's (docs/melody.md): in a transcribed query such a note costs what an
+    octave error costs, while a notated query's wrong note costs the same whatever the interval."""
+    from fingerprints.melody.align import DEFAULT_PARAMS, TRANSCRIBED_PARAMS, align
+    reference = np.array([60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65], dtype=np.float64)
+    units, weights = np.ones(len(reference)), np.ones(len(reference))
+
+    def score(semitones_low: float, params) -> float:
+        query = reference.copy()
+        query[5] -= semitones_low
+        return align(query, units, reference, units, weights, params).score
+
+    octave = score(12, TRANSCRIBED_PARAMS)
+    assert score(19, TRANSCRIBED_PARAMS) == score(24, TRANSCRIBED_PARAMS) == score(28, TRANSCRIBED_PARAMS) == octave
+    assert score(17, TRANSCRIBED_PARAMS) < octave
+    assert score(19, DEFAULT_PARAMS) == score(17, DEFAULT_PARAMS) < score(12, DEFAULT_PARAMS)
+
+
 def test_add_and_remove(oneills, matcher):
     host = oneills[1][1]
     work, source = oneills[62]  # bars 1-4: 19 notes

@@ -32,6 +32,9 @@ class AlignParams:
     quotations from chance better than -4 or -3 on the folk benchmark)."""
     octave: float = -1.5
     """A note an exact octave off (audio octave errors)."""
+    harmonic_errors: bool = False
+    """Also charge `octave` for a note a twelfth, two octaves or two octaves and a third off: a transcription
+    reads a note at a subharmonic whose harmonic it is (docs/melody.md)."""
     duration_weight: float = 0.15
     """Penalty per octave (factor 2) of duration mismatch beyond the tolerance, capped at 2 octaves. Small:
     performers swing, dot and re-rhythm what they quote, so a rhythm that disagrees is weak evidence against
@@ -61,12 +64,14 @@ class AlignParams:
     def array(self) -> np.ndarray:
         return np.array([self.max_group, self.duration_weight, self.group_penalty, self.insert_base,
                          self.insert_per_unit, self.delete_base, self.delete_per_unit, self.mismatch,
-                         self.octave, self.match, self.duration_tolerance, self.rhythm_match], dtype=np.float64)
+                         self.octave, self.match, self.duration_tolerance, self.rhythm_match,
+                         float(self.harmonic_errors)], dtype=np.float64)
 
 
 DEFAULT_PARAMS = AlignParams()
 """For notated queries (MIDI, MusicXML, ABC): every note is meant."""
-TRANSCRIBED_PARAMS = AlignParams(duration_weight=0.5, group_penalty=0.5, insert_base=1.0, delete_base=1.0)
+TRANSCRIBED_PARAMS = AlignParams(duration_weight=0.5, group_penalty=0.5, insert_base=1.0, delete_base=1.0,
+                                 harmonic_errors=True)
 """For melodies transcribed from audio: the transcription splits, merges and invents notes and blurs rhythm
 by itself, so a gap or a rhythm that disagrees is weaker evidence against a copy than in a notated query.
 Measured on the melody benchmark's 8-bar audio queries (same queries, n=50 each): with DEFAULT_PARAMS' costs,
@@ -98,7 +103,7 @@ class Alignment:
 
 
 @numba.njit(cache=True, fastmath=True, nogil=True)
-def _sim(dp: float, w: float, match: float, mismatch: float, octave: float) -> float:
+def _sim(dp: float, w: float, match: float, mismatch: float, octave: float, harm: float) -> float:
     """Pitch agreement: rarity-weighted credit when equal, a penalty otherwise (a semitone in between)."""
     d = abs(dp)
     if d <= 0.5:
@@ -106,8 +111,9 @@ def _sim(dp: float, w: float, match: float, mismatch: float, octave: float) -> f
     if d < 1.5:
         v = match + (mismatch - match) * (d - 0.5)
         return w * v if v > 0 else v
-    r = abs(d - 12.0)
-    if r <= 0.5:
+    if abs(d - 12.0) <= 0.5:
+        return octave
+    if harm > 0.0 and (abs(d - 19.0) <= 0.5 or abs(d - 24.0) <= 0.5 or abs(d - 28.0) <= 0.5):
         return octave
     return mismatch
 
@@ -144,12 +150,13 @@ def _align(qp, qd, rp, rd, rw, prm):
     m = qp.shape[0]
     n = rp.shape[0]
     K = int(prm[0])
-    bw, gp, ib, iu, db, du, mis, octv, mt, tol, rb = prm[1], prm[2], prm[3], prm[4], prm[5], prm[6], prm[7], prm[8], prm[9], prm[10], prm[11]
+    bw, gp, ib, iu, db, du, mis, octv, mt, tol, rb, harm = (prm[1], prm[2], prm[3], prm[4], prm[5], prm[6], prm[7],
+                                                             prm[8], prm[9], prm[10], prm[11], prm[12])
     # every cell reads each pitch agreement and run duration up to 2K - 1 times: computed once here
     S = np.empty((m, n))
     for i in range(m):
         for j in range(n):
-            S[i, j] = _sim(qp[i] - rp[j], rw[j], mt, mis, octv)
+            S[i, j] = _sim(qp[i] - rp[j], rw[j], mt, mis, octv, harm)
     ql = _run_logs(qd, K)
     rl = _run_logs(rd, K)
     H = np.zeros((m + 1, n + 1))
