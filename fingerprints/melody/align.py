@@ -33,8 +33,8 @@ class AlignParams:
     octave: float = -1.5
     """A note an exact octave off (audio octave errors)."""
     harmonic_errors: bool = False
-    """Also charge `octave` for a note a twelfth, two octaves or two octaves and a third off: a transcription
-    reads a note at a subharmonic whose harmonic it is (docs/melody.md)."""
+    """Also charge `octave` for a note a twelfth, two octaves or two octaves and a third off, either way: a
+    transcription reads a note at a subharmonic or a harmonic of it (docs/melody.md)."""
     duration_weight: float = 0.15
     """Penalty per octave (factor 2) of duration mismatch beyond the tolerance, capped at 2 octaves. Small:
     performers swing, dot and re-rhythm what they quote, so a rhythm that disagrees is weak evidence against
