@@ -1198,7 +1198,9 @@ def main() -> None:
 
     fits: dict[bool, list] = {False: [], True: []}
     order = np.random.default_rng(args.seed + 10).permutation(len(catalog))
-    for size in [k for k in CALIBRATION_TUNES if k < len(catalog)] + [len(catalog)]:
+    # the subsets' fits take most of the calibration's time and matter only when they are used
+    subsets = [k for k in CALIBRATION_TUNES if k < len(catalog)] if args.calibrate_only or args.refit else []
+    for size in subsets + [len(catalog)]:
         searched = matcher if size == len(catalog) else MelodyMatcher.build(
             (catalog[i], mels[catalog[i]]) for i in order[:size])
         for transcribed in (False, True):
@@ -1498,7 +1500,8 @@ service reads a score); tunes that share a title or a 16-interval run go to the 
 bars as played, so a quotation can run through a repeat sign. Scores use the {"nulls refitted in this run" if args.refit else "package's calibrated nulls"}
 ({_laws(null_used)} for notated queries; {_laws(transcribed_null_used)} for audio queries, scored with the
 transcription's gap costs; fitted on background queries, tunes outside both catalog and negatives, against the
-catalog and random subsets of it; this run's refits: {_laws(fitted)} and {_laws(fitted_transcribed)}).
+catalog and random subsets of it; this run's refits{"" if args.refit else " (the catalog only; --refit or --calibrate-only also fit the subsets)"}:
+{_laws(fitted)} and {_laws(fitted_transcribed)}).
 False-positive thresholds come from
 {len(negs)} symbolic negatives (queries built the same way from non-catalog tunes that are plainly not versions
 of a catalog tune: {neg_stats['kept']} of {neg_stats['pool']} held-out tunes, after dropping {neg_stats['title']} that
