@@ -1079,26 +1079,44 @@ SPEECH_TEXTS = (
     "charts of the coast to the first satellite images.",
 )
 SPEECH_VOICES = ("en", "en-us", "en-gb-x-rp", "en-sc", "de", "fr", "es", "it", "nl", "pl")
+FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
+FESTIVAL_VOICES = ("voice_kal_diphone", "voice_cmu_us_slt_arctic_hts")
+"""Two more synthesisers with their own prosody (diphone, cluster-unit and HMM voices), so the speech row does not
+measure one synthesiser's intonation."""
 
 
 def speech_clips() -> list[tuple[str, np.ndarray, int]]:
     """Speech with no melody (the extractor must refuse it): espeak-ng, each voice reading three of the texts at
-    its own speed (120-209 words a minute) and pitch (20-79 of 99)."""
+    its own speed (120-209 words a minute) and pitch (20-79 of 99); flite's and festival's voices, each reading
+    every text."""
     import subprocess
     import tempfile
 
     import soundfile as sf
     out = []
     with tempfile.TemporaryDirectory() as folder:
+        def clip(name: str, command: list[str]) -> None:
+            """Run `command` with "WAV" standing for the file it writes; keep the clip as mono."""
+            wav = os.path.join(folder, name + ".wav")
+            subprocess.run([wav if a == "WAV" else a for a in command], check=True, capture_output=True)
+            x, rate = sf.read(wav, dtype="float32")
+            out.append((name, x.mean(axis=1) if x.ndim > 1 else x, rate))
+
         for i, voice in enumerate(SPEECH_VOICES):
             for t in range(3):
                 k = 3 * i + t
-                wav = os.path.join(folder, f"{voice}-{t}.wav")
-                subprocess.run(["espeak-ng", "-v", voice, "-s", str(120 + (13 * k + 29 * t) % 90),
-                                "-p", str(20 + (17 * k + 23 * t) % 60), "-w", wav,
-                                SPEECH_TEXTS[(7 * k + t) % len(SPEECH_TEXTS)]], check=True, capture_output=True)
-                x, rate = sf.read(wav, dtype="float32")
-                out.append((f"{voice}-{t}", x, rate))
+                text = SPEECH_TEXTS[(7 * k + t) % len(SPEECH_TEXTS)]
+                clip(f"{voice}-{t}", ["espeak-ng", "-v", voice, "-s", str(120 + (13 * k + 29 * t) % 90),
+                                      "-p", str(20 + (17 * k + 23 * t) % 60), "-w", "WAV", text])
+        for voice in FLITE_VOICES:
+            for t, words in enumerate(SPEECH_TEXTS):
+                clip(f"flite-{voice}-{t}", ["flite", "-voice", voice, "-t", words, "-o", "WAV"])
+        for voice in FESTIVAL_VOICES:
+            for t, words in enumerate(SPEECH_TEXTS):
+                text = os.path.join(folder, "text.txt")
+                with open(text, "w") as handle:
+                    handle.write(words)
+                clip(f"festival-{voice}-{t}", ["text2wave", "-eval", f"({voice})", text, "-o", "WAV"])
     return out
 
 
@@ -1519,7 +1537,7 @@ FluidR3_GM; piano, guitar or strings with bass and sometimes drums; the 0 dB que
 {QUIET_PASSAGE_DB:.0f} dB quieter than the bars around it; "fast tune": the same phrases with 0.09-0.13 s notes, a
 reel's quavers, at the main mixes' threshold). Speech: espeak-ng reading {len(SPEECH_TEXTS)} texts of news,
 directions and stories in {len(SPEECH_VOICES)} voices ({", ".join(SPEECH_VOICES)}), three clips a voice at their own
-speed and pitch. 100,000-tune figure: the catalog plus
+speed and pitch; flite ({", ".join(FLITE_VOICES)}) and festival ({", ".join(FESTIVAL_VOICES)}) reading every text. 100,000-tune figure: the catalog plus
 jittered copies (transposed, 10% notes changed, durations scaled), since the corpus holds ~12,800 tunes.
 Long queries ({n_long} positives, {3 * n_long} negatives before the same check): an 8-bar phrase built as above
 (0-2 changed notes), with whole non-catalog tunes before and after it (at its note values and register, four notes'
