@@ -635,6 +635,20 @@ def test_speech_is_not_a_melody(voice, tmp_path):
         extract_melody(x, rate)
 
 
+def test_speech_of_another_synthesiser_is_not_a_melody(tmp_path):
+    """flite's slt voice holds its vowels at gliding pitches, which passed as held notes before a held note had
+    to keep its pitch (docs/melody.md, "Speech")."""
+    if shutil.which("flite") is None:
+        pytest.skip("flite is not installed (scripts/test installs it)")
+    wav = tmp_path / "speech.wav"
+    subprocess.run(["flite", "-voice", "slt", "-t", "Please hold the line. Your call is important to us, and one of "
+                    "our advisers will be with you shortly. You can also visit our website for answers to common "
+                    "questions.", "-o", str(wav)], check=True)
+    x, rate = soundfile.read(wav, dtype="float32")
+    with pytest.raises(NoMelodyFound, match="steady pitch"):
+        extract_melody(x, rate)
+
+
 def test_melody_fed_in_pieces_is_the_melody_of_the_whole(oneills):
     _, source = oneills[80]
     audio = _render(source.slice(0, int(np.searchsorted(source.bar, 9))), EXTRACTION_RATE, transpose=0,
