@@ -1461,7 +1461,7 @@ def main() -> None:
             spoken_melodies.append(name)
         except NoMelodyFound:
             pass
-    table.add(f"speech (espeak-ng, {len(speech)} clips): refused as no melody"
+    table.add(f"speech (espeak-ng, flite, festival: {len(speech)} clips): refused as no melody"
               + (f"; taken for a melody: {', '.join(spoken_melodies)}" if spoken_melodies else ""),
               f"{len(speech) - len(spoken_melodies)}/{len(speech)}", "all", not spoken_melodies)
     el = np.array(speed)
